@@ -1,3 +1,7 @@
 //! sim
 
 pub mod device;
+pub mod cira;
+pub mod cli_cira;
+pub mod fleet;
+pub mod redirection;

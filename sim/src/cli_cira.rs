@@ -1,0 +1,169 @@
+//! `openamt sim cira`: a fleet of simulated AMT devices holding CIRA tunnels to an MPS.
+
+use anyhow::{Context, bail};
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cira::{SessionConfig, read_ca_file};
+use crate::device::CiraSettings;
+use crate::fleet::{Fleet, FleetConfig, FleetSummary, raise_nofile_limit};
+
+/// Arguments of `openamt sim cira`.
+#[derive(clap::Args, Clone)]
+pub struct CiraArgs {
+    /// MPS CIRA endpoint, HOST:PORT.
+    #[arg(long, env = "OPENAMT_SIM_MPS", default_value = "localhost:4433")]
+    pub mps: String,
+    /// Number of simulated devices.
+    #[arg(long, env = "OPENAMT_SIM_DEVICES", default_value_t = 1)]
+    pub devices: u64,
+    /// Fleet seed: with the device index it determines each GUID.
+    #[arg(long, env = "OPENAMT_SIM_SEED", default_value_t = 1)]
+    pub seed: u64,
+    /// Index of the first device.
+    #[arg(long, env = "OPENAMT_SIM_START_INDEX", default_value_t = 0)]
+    pub start_index: u64,
+    /// CIRA user name (APF USERAUTH), as registered for the devices at the MPS.
+    #[arg(long, env = "OPENAMT_SIM_CIRA_USERNAME")]
+    pub username: String,
+    /// CIRA password.
+    #[arg(long, env = "OPENAMT_SIM_CIRA_PASSWORD", hide_env_values = true)]
+    pub password: String,
+    /// AMT admin password of the simulated devices (WS-Man and redirection digest).
+    #[arg(
+        long,
+        env = "OPENAMT_SIM_AMT_PASSWORD",
+        hide_env_values = true,
+        default_value = "P@ssw0rd"
+    )]
+    pub amt_password: String,
+    /// PEM file with the root the devices trust for the MPS certificate (default: system roots).
+    #[arg(long, env = "OPENAMT_SIM_CA")]
+    pub ca: Option<PathBuf>,
+    /// Handshakes in flight at once.
+    #[arg(long, env = "OPENAMT_SIM_CONCURRENCY", default_value_t = 200)]
+    pub concurrency: usize,
+    /// Run for this many seconds, then disconnect and print the summary (default: until Ctrl-C).
+    #[arg(long, env = "OPENAMT_SIM_DURATION")]
+    pub duration: Option<u64>,
+    /// Show a progress bar even when stderr is not a terminal.
+    #[arg(long)]
+    pub progress: bool,
+    /// Offer TLS 1.3 as well (AMT 11–16 firmware speaks TLS 1.2 only).
+    #[arg(long)]
+    pub tls13: bool,
+    /// Data directory of `openamt up` (credentials and CA); not read yet, use --ca/--username/--password.
+    #[arg(long, env = "OPENAMT_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl fmt::Debug for CiraArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CiraArgs")
+            .field("mps", &self.mps)
+            .field("devices", &self.devices)
+            .field("seed", &self.seed)
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("amt_password", &"<redacted>")
+            .field("ca", &self.ca)
+            .field("concurrency", &self.concurrency)
+            .field("duration", &self.duration)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Splits `HOST:PORT` (IPv6 as `[addr]:port`).
+pub fn parse_host_port(s: &str) -> anyhow::Result<(String, u16)> {
+    let (host, port) = s
+        .rsplit_once(':')
+        .with_context(|| format!("--mps {s:?}: expected HOST:PORT"))?;
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    if host.is_empty() {
+        bail!("--mps {s:?}: empty host");
+    }
+    let port = port
+        .parse()
+        .with_context(|| format!("--mps {s:?}: bad port"))?;
+    Ok((host.to_string(), port))
+}
+
+/// Runs the fleet until `--duration` elapses or Ctrl-C, then returns its summary.
+pub async fn run(args: CiraArgs) -> anyhow::Result<FleetSummary> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let (server, port) = parse_host_port(&args.mps)?;
+    let roots = match &args.ca {
+        Some(path) => Some(read_ca_file(path)?),
+        None => None,
+    };
+    match raise_nofile_limit() {
+        Ok(limit) if limit < args.devices + 64 => {
+            tracing::warn!(
+                limit,
+                devices = args.devices,
+                "open-files limit is below the number of devices"
+            )
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "could not raise the open-files limit"),
+    }
+    let cira = CiraSettings {
+        server,
+        port,
+        username: args.username.clone(),
+        password: args.password.clone(),
+        root_cert_der: roots.as_ref().and_then(|r| r.first().cloned()),
+    };
+    let config = FleetConfig {
+        start_index: args.start_index,
+        concurrency: args.concurrency,
+        fallback_roots: roots,
+        tls13: args.tls13,
+        progress: args.progress,
+        session: SessionConfig::default(),
+        ..FleetConfig::provisioned(args.seed, args.devices, cira, args.amt_password.clone())
+    };
+    tracing::info!(mps = %args.mps, devices = args.devices, seed = args.seed, "starting simulated CIRA fleet");
+    let fleet = Fleet::start(&config);
+    match args.duration {
+        Some(secs) => {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(secs)) => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        None => {
+            tokio::signal::ctrl_c()
+                .await
+                .context("waiting for Ctrl-C")?;
+        }
+    }
+    let summary = fleet.shutdown().await;
+    tracing::info!(
+        connected = summary.connected,
+        ever = summary.ever_connected,
+        "simulated CIRA fleet stopped"
+    );
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_port_forms() {
+        assert_eq!(
+            parse_host_port("mps.example:4433").unwrap(),
+            ("mps.example".into(), 4433)
+        );
+        assert_eq!(parse_host_port("[::1]:4433").unwrap(), ("::1".into(), 4433));
+        assert!(parse_host_port("mps.example").is_err());
+        assert!(parse_host_port(":4433").is_err());
+        assert!(parse_host_port("h:99999").is_err());
+    }
+}
