@@ -1,1 +1,21 @@
-//! mps
+//! The Management Presence Server: CIRA tunnels from AMT devices, WS-Man over them, the device
+//! registry and the Open AMT REST API.
+//!
+//! - [`serve`] runs an instance until its shutdown token fires; [`start`] binds (port 0 works) and
+//!   returns the addresses, for tests and the embedded `openamt up`.
+//! - [`Mps`] is the shared core: REST and the bus call the same functions.
+//! - [`cira::Connections::subscribe`] is the feed of connect/disconnect facts for the bus publisher.
+
+pub mod amt;
+pub mod cira;
+pub mod config;
+pub mod registry;
+pub mod rest;
+mod server;
+mod service;
+pub mod tls;
+pub mod wsman_client;
+
+pub use config::{GlobalCiraCredentials, MpsConfig};
+pub use server::{MpsDeps, RunningMps, serve, start};
+pub use service::{Mps, Registered, RemoveError};

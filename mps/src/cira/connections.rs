@@ -1,0 +1,192 @@
+//! The connection registry: guid → the CIRA tunnel this instance holds for that device, plus a
+//! broadcast of connect/disconnect facts for whoever publishes them (the bus, tests).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+
+use dashmap::DashMap;
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use super::channel::{ChannelError, ChannelStream};
+use super::session::SessionCmd;
+use crate::wsman_client::DeviceWsman;
+
+/// A fact about tunnels, for the bus publisher and for tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectionEvent {
+    Connected { guid: String, tenant_id: String },
+    Disconnected { guid: String },
+}
+
+/// KVM / SOL / IDER sessions in use (one of each per device), for the redirection relay.
+#[derive(Debug, Default)]
+pub struct RedirectionFlags {
+    pub kvm: AtomicBool,
+    pub sol: AtomicBool,
+    pub ider: AtomicBool,
+}
+
+impl RedirectionFlags {
+    pub fn snapshot(&self) -> (bool, bool, bool) {
+        (
+            self.kvm.load(Ordering::Relaxed),
+            self.sol.load(Ordering::Relaxed),
+            self.ider.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// One authenticated CIRA tunnel.
+pub struct DeviceConnection {
+    pub guid: String,
+    pub tenant_id: String,
+    /// Random per socket: tells a stale tunnel from its replacement (spec §1.9).
+    pub id: u64,
+    pub(crate) cmd: mpsc::UnboundedSender<SessionCmd>,
+    /// Cancelled the moment the tunnel is gone; in-flight calls watch it to fail at once.
+    pub closed: CancellationToken,
+    amt_password: RwLock<Option<String>>,
+    pub redirection: RedirectionFlags,
+    #[allow(dead_code)] // read by the WS-Man client
+    pub(crate) wsman: DeviceWsman,
+}
+
+impl std::fmt::Debug for DeviceConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceConnection")
+            .field("guid", &self.guid)
+            .field("tenant_id", &self.tenant_id)
+            .field("id", &self.id)
+            .field("amt_password", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+impl DeviceConnection {
+    pub(crate) fn new(
+        guid: String,
+        tenant_id: String,
+        id: u64,
+        cmd: mpsc::UnboundedSender<SessionCmd>,
+        closed: CancellationToken,
+        amt_password: Option<String>,
+        wsman_limit: usize,
+    ) -> Self {
+        Self {
+            guid,
+            tenant_id,
+            id,
+            cmd,
+            closed,
+            amt_password: RwLock::new(amt_password),
+            redirection: RedirectionFlags::default(),
+            wsman: DeviceWsman::new(wsman_limit),
+        }
+    }
+
+    /// Opens an APF channel to `port` on the device (16992 WS-Man, 16994 redirection) and waits
+    /// for AMT to confirm it. The stream is a plain byte pipe with APF flow control underneath.
+    pub async fn open_channel(&self, port: u16) -> Result<ChannelStream, ChannelError> {
+        let (reply, rx) = oneshot::channel();
+        self.cmd
+            .send(SessionCmd::Open { port, reply })
+            .map_err(|_| ChannelError::TunnelClosed)?;
+        tokio::select! {
+            r = rx => r.map_err(|_| ChannelError::TunnelClosed)?,
+            _ = self.closed.cancelled() => Err(ChannelError::TunnelClosed),
+        }
+    }
+
+    /// The AMT admin password from the secret store (loaded at connect, reloaded by refresh).
+    pub fn amt_password(&self) -> Option<String> {
+        self.amt_password.read().ok().and_then(|p| p.clone())
+    }
+
+    pub fn set_amt_password(&self, password: Option<String>) {
+        if let Ok(mut p) = self.amt_password.write() {
+            *p = password;
+        }
+    }
+
+    /// Drops the tunnel (REST disconnect, replacement by a newer tunnel, shutdown).
+    pub fn disconnect(&self) {
+        let _ = self.cmd.send(SessionCmd::Disconnect);
+        self.closed.cancel();
+    }
+
+    pub fn is_open(&self) -> bool {
+        !self.closed.is_cancelled()
+    }
+}
+
+pub struct Connections {
+    map: DashMap<String, Arc<DeviceConnection>>,
+    events: broadcast::Sender<ConnectionEvent>,
+}
+
+impl Default for Connections {
+    fn default() -> Self {
+        Self {
+            map: DashMap::new(),
+            events: broadcast::channel(1024).0,
+        }
+    }
+}
+
+impl Connections {
+    pub fn get(&self, guid: &str) -> Option<Arc<DeviceConnection>> {
+        self.map
+            .get(&guid.to_ascii_lowercase())
+            .map(|c| c.clone())
+            .filter(|c| c.is_open())
+    }
+
+    pub fn contains(&self, guid: &str) -> bool {
+        self.get(guid).is_some()
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    pub fn guids(&self) -> Vec<String> {
+        self.map.iter().map(|e| e.key().clone()).collect()
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<ConnectionEvent> {
+        self.events.subscribe()
+    }
+
+    /// Installs a new tunnel; returns the one it replaces, if any.
+    pub(crate) fn insert(&self, conn: Arc<DeviceConnection>) -> Option<Arc<DeviceConnection>> {
+        let ev = ConnectionEvent::Connected {
+            guid: conn.guid.clone(),
+            tenant_id: conn.tenant_id.clone(),
+        };
+        let old = self.map.insert(conn.guid.clone(), conn);
+        let _ = self.events.send(ev);
+        old
+    }
+
+    /// Removes the entry only if it is still this socket's (a newer tunnel may have replaced it).
+    pub(crate) fn remove_if_current(&self, guid: &str, id: u64) -> bool {
+        let removed = self.map.remove_if(guid, |_, c| c.id == id).is_some();
+        if removed {
+            let _ = self.events.send(ConnectionEvent::Disconnected {
+                guid: guid.to_string(),
+            });
+        }
+        removed
+    }
+
+    pub fn disconnect_all(&self) {
+        for e in self.map.iter() {
+            e.value().disconnect();
+        }
+    }
+}

@@ -1,0 +1,700 @@
+//! The APF session of one CIRA connection (spec §1.5–1.9): authentication against the registry
+//! and the secret store, tcpip-forward replies, keep-alives, and the channels MPS opens.
+//!
+//! One task owns the TLS stream and all APF state, so nothing here needs a lock. It waits on three
+//! things: bytes from the device, commands from the rest of MPS (open/write/close a channel,
+//! disconnect), and the idle deadline. While idle it holds no read buffer (spec/limits.md: the
+//! per-connection buffer is the one cost that is ours to avoid).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use apf::{ApfCodec, ApfError, ChannelOpenFailureReason, GlobalRequestKind, Message};
+use bytes::{BufMut, Bytes, BytesMut};
+use futures::FutureExt;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tokio_rustls::server::TlsStream;
+use tokio_util::sync::CancellationToken;
+
+use super::channel::{ChannelError, ChannelStream};
+use super::connections::DeviceConnection;
+use crate::registry::Device;
+use crate::service::Mps;
+
+/// What the rest of MPS asks of a session task.
+pub(crate) enum SessionCmd {
+    Open {
+        port: u16,
+        reply: oneshot::Sender<Result<ChannelStream, ChannelError>>,
+    },
+    Data {
+        id: u32,
+        data: Bytes,
+    },
+    Consumed {
+        id: u32,
+        n: u32,
+    },
+    Close {
+        id: u32,
+    },
+    Disconnect,
+}
+
+/// The reply to a plain HTTP request on the CIRA port (the reference's probe page).
+const HTTP_PROBE_REPLY: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\n\r\n<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body>Intel Management Presence Server (MPS). Intel\xc2\xae AMT computers must connect here using CIRA.</body></html>";
+
+/// Keep-alive interval MPS asks AMT for, and the timeout it announces (the reference's 30 / 0).
+const KEEPALIVE_INTERVAL: u32 = 30;
+const KEEPALIVE_TIMEOUT: u32 = 0;
+/// After this many tcpip-forward requests the keep-alive options go out even without port 5900.
+const KEEPALIVE_OPTIONS_AFTER: u32 = 7;
+/// Read chunk; allocated only while bytes are arriving.
+const READ_CHUNK: usize = 4096;
+
+#[derive(PartialEq, Eq)]
+enum ChanState {
+    Opening,
+    Open,
+    Closing,
+}
+
+struct Chan {
+    state: ChanState,
+    amt_id: u32,
+    credits: u32,
+    send_buf: BytesMut,
+    consumed: u32,
+    close_pending: bool,
+    inbound: mpsc::UnboundedSender<Bytes>,
+    /// The stream end handed to the opener once AMT confirms.
+    stream: Option<(
+        ChannelStream,
+        oneshot::Sender<Result<ChannelStream, ChannelError>>,
+    )>,
+}
+
+/// Why a session ended (logged once).
+#[derive(Debug)]
+enum End {
+    PeerClosed,
+    Idle,
+    Protocol(ApfError),
+    Io(std::io::Error),
+    NotAllowed,
+    Replaced,
+    Shutdown,
+    DeviceDisconnect,
+    HttpProbe,
+}
+
+pub(crate) struct Session {
+    mps: Mps,
+    tls: TlsStream<TcpStream>,
+    codec: ApfCodec,
+    acc: BytesMut,
+    out: BytesMut,
+    guid: Option<String>,
+    row: Option<Device>,
+    conn: Option<Arc<DeviceConnection>>,
+    id: u64,
+    cmd_tx: mpsc::UnboundedSender<SessionCmd>,
+    cmd_rx: mpsc::UnboundedReceiver<SessionCmd>,
+    channels: HashMap<u32, Chan>,
+    next_channel: u32,
+    next_source_port: u32,
+    forwards: u32,
+    keepalive_options_sent: bool,
+    window: u32,
+    seen_any: bool,
+    closed: CancellationToken,
+}
+
+impl Session {
+    pub(crate) fn new(mps: Mps, tls: TlsStream<TcpStream>) -> Self {
+        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        let window = mps.config().effective_window();
+        Self {
+            mps,
+            tls,
+            codec: ApfCodec::new(),
+            acc: BytesMut::new(),
+            out: BytesMut::new(),
+            guid: None,
+            row: None,
+            conn: None,
+            id: rand::random(),
+            cmd_tx,
+            cmd_rx,
+            channels: HashMap::new(),
+            next_channel: 4,
+            next_source_port: 0,
+            forwards: 0,
+            keepalive_options_sent: false,
+            window,
+            seen_any: false,
+            closed: CancellationToken::new(),
+        }
+    }
+
+    /// Runs until the device goes away, misbehaves, idles out, or MPS drops the tunnel.
+    pub(crate) async fn run(mut self, shutdown: CancellationToken) {
+        let peer = self.tls.get_ref().0.peer_addr().ok();
+        let end = self.event_loop(&shutdown).await;
+        let guid = self.guid.clone().unwrap_or_default();
+        match &end {
+            End::Protocol(e) => {
+                tracing::warn!(guid, peer = ?peer, error = %e, "CIRA: closing connection on bad APF input")
+            }
+            End::Io(e) => tracing::info!(guid, peer = ?peer, error = %e, "CIRA: connection error"),
+            End::NotAllowed => {
+                tracing::warn!(guid, peer = ?peer, "CIRA: device is not allowed to connect")
+            }
+            other => tracing::info!(guid, peer = ?peer, reason = ?other, "CIRA: connection closed"),
+        }
+        self.teardown().await;
+    }
+
+    async fn event_loop(&mut self, shutdown: &CancellationToken) -> End {
+        let idle = Duration::from_secs(self.mps.config().cira_idle_timeout_secs.max(1));
+        let mut deadline = Instant::now() + idle;
+        let mut maybe_buffered = false;
+        loop {
+            // Read what is there without blocking: the TLS layer may hold decrypted bytes.
+            if maybe_buffered || !self.acc.is_empty() {
+                match self.try_read() {
+                    Ok(Some(0)) => return End::PeerClosed,
+                    Ok(Some(n)) => {
+                        deadline = Instant::now() + idle;
+                        maybe_buffered = n == READ_CHUNK;
+                        if let Some(end) = self.process_input().await {
+                            return end;
+                        }
+                        if let Err(e) = self.flush_out().await {
+                            return End::Io(e);
+                        }
+                        continue;
+                    }
+                    Ok(None) => maybe_buffered = false,
+                    Err(e) => return End::Io(e),
+                }
+            }
+            if self.acc.is_empty() {
+                // Give the idle connection's buffer back.
+                self.acc = BytesMut::new();
+            }
+            tokio::select! {
+                r = self.tls.get_ref().0.readable() => {
+                    if let Err(e) = r {
+                        return End::Io(e);
+                    }
+                    maybe_buffered = true;
+                }
+                cmd = self.cmd_rx.recv() => {
+                    // The session holds a sender itself, so recv never yields None.
+                    if let Some(cmd) = cmd {
+                        if let Some(end) = self.command(cmd) {
+                            let _ = self.flush_out().await;
+                            return end;
+                        }
+                        while let Ok(cmd) = self.cmd_rx.try_recv() {
+                            if let Some(end) = self.command(cmd) {
+                                let _ = self.flush_out().await;
+                                return end;
+                            }
+                        }
+                        if let Err(e) = self.flush_out().await {
+                            return End::Io(e);
+                        }
+                        deadline = Instant::now() + idle;
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline) => return End::Idle,
+                _ = self.closed.cancelled() => return End::Replaced,
+                _ = shutdown.cancelled() => return End::Shutdown,
+            }
+        }
+    }
+
+    /// One non-blocking read into the accumulator: `Ok(None)` when nothing is ready.
+    fn try_read(&mut self) -> std::io::Result<Option<usize>> {
+        if self.acc.capacity() - self.acc.len() < READ_CHUNK {
+            self.acc.reserve(READ_CHUNK);
+        }
+        let before = self.acc.len();
+        let spare = (self.acc.capacity() - before).min(READ_CHUNK);
+        let mut limited = (&mut self.acc).limit(spare);
+        match self.tls.read_buf(&mut limited).now_or_never() {
+            None => Ok(None),
+            Some(Ok(n)) => Ok(Some(n)),
+            Some(Err(e)) => Err(e),
+        }
+    }
+
+    /// Decodes and handles every complete message in the accumulator.
+    async fn process_input(&mut self) -> Option<End> {
+        if !self.seen_any {
+            let probe = b"GET";
+            let n = self.acc.len().min(3);
+            if self.acc[..n] == probe[..n] {
+                if n < 3 {
+                    return None;
+                }
+                let _ = self.tls.write_all(HTTP_PROBE_REPLY).await;
+                return Some(End::HttpProbe);
+            }
+            self.seen_any = true;
+        }
+        loop {
+            let msg = match self.codec.decode_message(&mut self.acc) {
+                Ok(Some(m)) => m,
+                Ok(None) => return None,
+                Err(e) => {
+                    if let ApfError::UnknownGlobalRequest {
+                        want_reply: true, ..
+                    } = &e
+                    {
+                        self.send(&Message::RequestFailure);
+                        let _ = self.flush_out().await;
+                    }
+                    return Some(End::Protocol(e));
+                }
+            };
+            if let Some(end) = self.message(msg).await {
+                return Some(end);
+            }
+        }
+    }
+
+    fn send(&mut self, msg: &Message) {
+        if let Err(e) = apf::encode(msg, &mut self.out) {
+            tracing::error!(error = %e, "CIRA: APF encode failed");
+        }
+    }
+
+    async fn flush_out(&mut self) -> std::io::Result<()> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let out = self.out.split().freeze();
+        self.tls.write_all(&out).await?;
+        self.tls.flush().await?;
+        if self.out.capacity() > 64 * 1024 {
+            self.out = BytesMut::new();
+        }
+        Ok(())
+    }
+
+    async fn message(&mut self, msg: Message) -> Option<End> {
+        match msg {
+            Message::ProtocolVersion(pv) => {
+                let guid = pv.guid();
+                tracing::debug!(
+                    guid,
+                    major = pv.major,
+                    minor = pv.minor,
+                    "CIRA: protocol version"
+                );
+                match self.mps.registry().get(&guid, None).await {
+                    Ok(Some(row)) => self.row = Some(row),
+                    Ok(None) if self.mps.config().global_cira_credentials.is_some() => {
+                        self.row = None
+                    }
+                    Ok(None) => {
+                        self.guid = Some(guid);
+                        return Some(End::NotAllowed);
+                    }
+                    Err(e) => {
+                        tracing::error!(guid, error = %e, "CIRA: device lookup failed");
+                        self.guid = Some(guid);
+                        return Some(End::NotAllowed);
+                    }
+                }
+                self.guid = Some(guid);
+            }
+            Message::ServiceRequest { service } => {
+                if service == apf::consts::SERVICE_AUTH || service == apf::consts::SERVICE_PFWD {
+                    self.send(&Message::ServiceAccept { service });
+                } else {
+                    tracing::debug!(service = %service, "CIRA: unknown service request ignored");
+                }
+            }
+            Message::UserauthRequest(req) => {
+                let ok = self.authenticate(&req).await;
+                match ok {
+                    Ok(conn) => {
+                        self.conn = Some(conn);
+                        self.send(&Message::UserauthSuccess);
+                    }
+                    Err(reason) => {
+                        tracing::warn!(
+                            guid = self.guid.as_deref().unwrap_or(""),
+                            reason,
+                            "CIRA: authentication failed"
+                        );
+                        self.send(&Message::UserauthFailure(Default::default()));
+                    }
+                }
+            }
+            Message::GlobalRequest(req) => match req.request {
+                GlobalRequestKind::TcpipForward { port, .. } => {
+                    self.send(&Message::RequestSuccess { port: Some(port) });
+                    self.forwards += 1;
+                    if !self.keepalive_options_sent
+                        && (port == u32::from(apf::consts::PORT_VNC)
+                            || self.forwards >= KEEPALIVE_OPTIONS_AFTER)
+                    {
+                        self.keepalive_options_sent = true;
+                        self.send(&Message::KeepaliveOptionsRequest {
+                            interval_seconds: KEEPALIVE_INTERVAL,
+                            timeout_seconds: KEEPALIVE_TIMEOUT,
+                        });
+                    }
+                }
+                GlobalRequestKind::CancelTcpipForward { .. } => {
+                    self.send(&Message::RequestSuccess { port: None })
+                }
+                GlobalRequestKind::UdpSendTo { .. } => {}
+            },
+            Message::ChannelOpen(open) => {
+                // MPS never accepts channels opened by AMT.
+                self.send(&Message::ChannelOpenFailure(apf::ChannelOpenFailure {
+                    recipient_channel: open.sender_channel,
+                    reason: ChannelOpenFailureReason(3),
+                    reserved: 0,
+                    reserved2: 0,
+                }));
+            }
+            Message::ChannelOpenConfirmation(c) => self.on_confirm(c),
+            Message::ChannelOpenFailure(f) => match self.channels.remove(&f.recipient_channel) {
+                Some(mut ch) => {
+                    if let Some((_, reply)) = ch.stream.take() {
+                        let _ = reply.send(Err(ChannelError::Refused(f.reason.0)));
+                    }
+                }
+                None => tracing::debug!(
+                    channel = f.recipient_channel,
+                    "CIRA: open failure for unknown channel"
+                ),
+            },
+            Message::ChannelWindowAdjust {
+                recipient_channel,
+                bytes_to_add,
+            } => {
+                if let Some(ch) = self.channels.get_mut(&recipient_channel) {
+                    ch.credits = ch.credits.saturating_add(bytes_to_add);
+                    let mut out = std::mem::take(&mut self.out);
+                    flush_channel(ch, &mut out);
+                    self.out = out;
+                } else {
+                    tracing::debug!(
+                        channel = recipient_channel,
+                        "CIRA: window adjust for unknown channel"
+                    );
+                }
+            }
+            Message::ChannelData {
+                recipient_channel,
+                data,
+            } => match self.channels.get(&recipient_channel) {
+                Some(ch) => {
+                    let _ = ch.inbound.send(data);
+                }
+                None => tracing::debug!(
+                    channel = recipient_channel,
+                    "MPS Error in CHANNEL_DATA: Unable to find channelId"
+                ),
+            },
+            Message::ChannelClose { recipient_channel } => {
+                if let Some(ch) = self.channels.remove(&recipient_channel) {
+                    if ch.state != ChanState::Closing {
+                        self.send(&Message::ChannelClose {
+                            recipient_channel: ch.amt_id,
+                        });
+                    }
+                } else {
+                    tracing::debug!(
+                        channel = recipient_channel,
+                        "CIRA: close for unknown channel"
+                    );
+                }
+            }
+            Message::KeepaliveRequest { cookie } => {
+                self.send(&Message::KeepaliveReply { cookie });
+                if let Some(conn) = &self.conn
+                    && self.mps.config().cira_last_seen
+                {
+                    self.mps.last_seen().seen(&conn.guid);
+                }
+            }
+            Message::Disconnect(d) => {
+                tracing::info!(
+                    guid = self.guid.as_deref().unwrap_or(""),
+                    reason = d.reason.0,
+                    "CIRA: device sent DISCONNECT"
+                );
+                return Some(End::DeviceDisconnect);
+            }
+            Message::KeepaliveReply { .. } | Message::KeepaliveOptionsReply { .. } => {}
+            other => {
+                tracing::debug!(kind = ?other.message_type(), "CIRA: unexpected message from device ignored")
+            }
+        }
+        None
+    }
+
+    /// Checks USERAUTH against the registry row and `MPS_PASSWORD` (or the global enrolment
+    /// credentials) and installs the tunnel. Errors are log reasons, never secrets.
+    async fn authenticate(
+        &mut self,
+        req: &apf::UserauthRequest,
+    ) -> Result<Arc<DeviceConnection>, &'static str> {
+        let Some(guid) = self.guid.clone() else {
+            return Err("USERAUTH before PROTOCOLVERSION");
+        };
+        let apf::AuthMethod::Password(password) = &req.method else {
+            return Err("method other than password");
+        };
+        let username = req.username.as_bytes();
+        let secrets = self
+            .mps
+            .device_secrets(&guid)
+            .await
+            .map_err(|_| "secret store unavailable")?;
+        let by_row = match (
+            &self.row,
+            secrets.as_ref().and_then(|s| s.mps_password.as_deref()),
+        ) {
+            (Some(row), Some(expected)) => {
+                row.mpsusername.as_deref().map(str::as_bytes) == Some(username)
+                    && constant_time_eq(expected.as_bytes(), password.expose())
+            }
+            _ => false,
+        };
+        let by_global = !by_row
+            && self
+                .mps
+                .config()
+                .global_cira_credentials
+                .as_ref()
+                .is_some_and(|g| {
+                    constant_time_eq(g.username.as_bytes(), username)
+                        && constant_time_eq(g.password.as_bytes(), password.expose())
+                });
+        if !by_row && !by_global {
+            return Err("wrong CIRA credentials");
+        }
+        if by_global && self.row.is_none() {
+            self.row = Some(
+                self.enrol(&guid, &String::from_utf8_lossy(username))
+                    .await?,
+            );
+        }
+        let tenant = self
+            .row
+            .as_ref()
+            .map(|r| r.tenant_id.clone())
+            .unwrap_or_default();
+        let conn = Arc::new(DeviceConnection::new(
+            guid.clone(),
+            tenant,
+            self.id,
+            self.cmd_tx.clone(),
+            self.closed.clone(),
+            secrets.and_then(|s| s.amt_password),
+            self.mps.config().wsman_max_concurrent,
+        ));
+        if let Some(old) = self.mps.connections().insert(conn.clone()) {
+            tracing::info!(guid, "CIRA: new tunnel replaces the previous one");
+            old.disconnect();
+        }
+        match self
+            .mps
+            .registry()
+            .mark_connected(&guid, self.mps.instance())
+            .await
+        {
+            Ok(true) => tracing::info!(guid, "CIRA Connection Established"),
+            Ok(false) => tracing::warn!(guid, "CIRA Connection Failed: no device row to update"),
+            Err(e) => tracing::error!(guid, error = %e, "CIRA: recording the connection failed"),
+        }
+        Ok(conn)
+    }
+
+    /// Enrolment without RPS: registers a device that presented the global credentials.
+    async fn enrol(&self, guid: &str, username: &str) -> Result<Device, &'static str> {
+        let mut body = serde_json::Map::new();
+        body.insert("guid".into(), Value::String(guid.into()));
+        body.insert("mpsusername".into(), Value::String(username.into()));
+        body.insert("tags".into(), Value::Array(vec![]));
+        match self.mps.register_device(&body).await {
+            Ok(crate::service::Registered::Created(d) | crate::service::Registered::Updated(d)) => {
+                tracing::info!(
+                    guid,
+                    "CIRA: device enrolled with the global CIRA credentials"
+                );
+                Ok(d)
+            }
+            Err(e) => {
+                tracing::error!(guid, error = %e, "CIRA: enrolment failed");
+                Err("enrolment failed")
+            }
+        }
+    }
+
+    fn on_confirm(&mut self, c: apf::ChannelOpenConfirmation) {
+        let Some(ch) = self.channels.get_mut(&c.recipient_channel) else {
+            tracing::debug!(
+                channel = c.recipient_channel,
+                "CIRA: confirmation for unknown channel"
+            );
+            return;
+        };
+        ch.amt_id = c.sender_channel;
+        ch.credits = c.initial_window;
+        if ch.close_pending {
+            ch.state = ChanState::Closing;
+            ch.stream = None;
+            let amt = ch.amt_id;
+            self.send(&Message::ChannelClose {
+                recipient_channel: amt,
+            });
+            return;
+        }
+        ch.state = ChanState::Open;
+        if let Some((stream, reply)) = ch.stream.take()
+            && let Err(Ok(stream)) = reply.send(Ok(stream))
+        {
+            // The opener gave up waiting; dropping the stream closes the channel.
+            drop(stream);
+        }
+        let mut out = std::mem::take(&mut self.out);
+        if let Some(ch) = self.channels.get_mut(&c.recipient_channel) {
+            flush_channel(ch, &mut out);
+        }
+        self.out = out;
+    }
+
+    /// Handles one command; `Some` ends the session.
+    fn command(&mut self, cmd: SessionCmd) -> Option<End> {
+        match cmd {
+            SessionCmd::Open { port, reply } => {
+                if self.conn.is_none() {
+                    let _ = reply.send(Err(ChannelError::TunnelClosed));
+                    return None;
+                }
+                let id = self.next_channel;
+                self.next_channel = self.next_channel.wrapping_add(1).max(4);
+                let source_port = (self.next_source_port % 30000) + 1024;
+                self.next_source_port = self.next_source_port.wrapping_add(1);
+                let (tx, rx) = mpsc::unbounded_channel();
+                let stream = ChannelStream::new(id, rx, self.cmd_tx.clone());
+                self.channels.insert(
+                    id,
+                    Chan {
+                        state: ChanState::Opening,
+                        amt_id: 0,
+                        credits: 0,
+                        send_buf: BytesMut::new(),
+                        consumed: 0,
+                        close_pending: false,
+                        inbound: tx,
+                        stream: Some((stream, reply)),
+                    },
+                );
+                let window = self.window;
+                self.send(&Message::forwarded_tcpip_open(
+                    id,
+                    window,
+                    ("", u32::from(port)),
+                    ("1.2.3.4", source_port),
+                ));
+            }
+            SessionCmd::Data { id, data } => {
+                if let Some(ch) = self.channels.get_mut(&id) {
+                    ch.send_buf.extend_from_slice(&data);
+                    let mut out = std::mem::take(&mut self.out);
+                    flush_channel(ch, &mut out);
+                    self.out = out;
+                }
+            }
+            SessionCmd::Consumed { id, n } => {
+                let half = self.window / 2;
+                if let Some(ch) = self.channels.get_mut(&id) {
+                    ch.consumed = ch.consumed.saturating_add(n);
+                    if ch.state == ChanState::Open && ch.consumed > half {
+                        let msg = Message::ChannelWindowAdjust {
+                            recipient_channel: ch.amt_id,
+                            bytes_to_add: ch.consumed,
+                        };
+                        ch.consumed = 0;
+                        self.send(&msg);
+                    }
+                }
+            }
+            SessionCmd::Close { id } => {
+                if let Some(ch) = self.channels.get_mut(&id) {
+                    match ch.state {
+                        ChanState::Opening => ch.close_pending = true,
+                        ChanState::Open => {
+                            ch.state = ChanState::Closing;
+                            let amt = ch.amt_id;
+                            self.send(&Message::ChannelClose {
+                                recipient_channel: amt,
+                            });
+                        }
+                        ChanState::Closing => {}
+                    }
+                }
+            }
+            SessionCmd::Disconnect => return Some(End::Replaced),
+        }
+        None
+    }
+
+    async fn teardown(mut self) {
+        self.closed.cancel();
+        // Dropping the channel table ends every stream (EOF) and fails every pending open.
+        self.channels.clear();
+        if let Some(conn) = self.conn.take()
+            && self
+                .mps
+                .connections()
+                .remove_if_current(&conn.guid, self.id)
+            && let Err(e) = self.mps.registry().mark_disconnected(&conn.guid).await
+        {
+            tracing::error!(guid = conn.guid, error = %e, "CIRA: recording the disconnect failed");
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.tls.shutdown()).await;
+    }
+}
+
+/// Sends as much buffered data as the channel's credits allow (one CHANNEL_DATA if it all fits).
+fn flush_channel(ch: &mut Chan, out: &mut BytesMut) {
+    while ch.state == ChanState::Open && ch.credits > 0 && !ch.send_buf.is_empty() {
+        let n = ch.send_buf.len().min(ch.credits as usize);
+        let data = ch.send_buf.split_to(n).freeze();
+        ch.credits -= n as u32;
+        if let Err(e) = apf::encode(
+            &Message::ChannelData {
+                recipient_channel: ch.amt_id,
+                data,
+            },
+            out,
+        ) {
+            tracing::error!(error = %e, "CIRA: APF encode failed");
+        }
+    }
+    if ch.send_buf.is_empty() && ch.send_buf.capacity() > 0 {
+        ch.send_buf = BytesMut::new();
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -1,0 +1,181 @@
+//! Start-up and shutdown of one MPS instance: database, secret store, TLS material, the CIRA
+//! listener and the REST listener.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use secrets::{SecretStore, SecretStoreConfig};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt as _;
+
+use crate::cira::{self, Connections};
+use crate::config::MpsConfig;
+use crate::registry::Registry;
+use crate::registry::lastseen::LastSeen;
+use crate::service::Mps;
+
+/// What MPS is given rather than opening itself.
+#[derive(Clone)]
+pub struct MpsDeps {
+    pub secrets: Arc<dyn SecretStore>,
+}
+
+impl MpsDeps {
+    /// Opens the secret store named by the configuration (`vault`, or `local` under `data_dir/secrets`).
+    pub fn from_config(config: &MpsConfig) -> anyhow::Result<Self> {
+        let store_config = match config.secrets_provider.as_str() {
+            "vault" => SecretStoreConfig::Vault {
+                address: config.vault_address.clone(),
+                token: config.vault_token.clone(),
+                secrets_path: config.secrets_path.clone(),
+            },
+            _ => SecretStoreConfig::Local {
+                dir: config.data_dir.join("secrets"),
+            },
+        };
+        let secrets = secrets::open(&store_config).context("opening the secret store")?;
+        Ok(Self { secrets })
+    }
+}
+
+/// A started MPS: its bound addresses and the shared core.
+pub struct RunningMps {
+    pub rest_addr: SocketAddr,
+    pub cira_addr: SocketAddr,
+    pub mps: Mps,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningMps {
+    /// Waits until the instance has shut down (after `shutdown` was cancelled).
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.task.await.context("MPS task panicked")?
+    }
+}
+
+/// Runs MPS until `shutdown` is cancelled.
+pub async fn serve(
+    config: MpsConfig,
+    deps: MpsDeps,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    start(config, deps, shutdown).await?.wait().await
+}
+
+/// Binds both listeners (port 0 picks free ports, for tests) and returns once they accept.
+pub async fn start(
+    config: MpsConfig,
+    deps: MpsDeps,
+    shutdown: CancellationToken,
+) -> anyhow::Result<RunningMps> {
+    config.validate().map_err(anyhow::Error::msg)?;
+    tracing::info!(config = ?config, "starting MPS");
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating {}", config.data_dir.display()))?;
+
+    let registry = connect_with_backoff(&config.database_url()).await?;
+    let certs = crate::tls::load_or_create(
+        &deps.secrets,
+        &config.common_name,
+        2048,
+        config.generate_certificates,
+    )
+    .await
+    .context("loading the CIRA TLS material")?;
+    let tls = crate::tls::server_config(&certs)?;
+
+    let connections = Arc::new(Connections::default());
+    let instance = config.effective_instance_name();
+    let still_here = {
+        let c = connections.clone();
+        Arc::new(move |g: &str| c.contains(g)) as Arc<dyn Fn(&str) -> bool + Send + Sync>
+    };
+    let last_seen = LastSeen::spawn(
+        registry.clone(),
+        instance.clone(),
+        Duration::from_millis(config.lastseen_flush_ms.max(10)),
+        still_here,
+        shutdown.clone(),
+    );
+    let mps = Mps::new(
+        config.clone(),
+        registry.clone(),
+        deps.secrets.clone(),
+        connections.clone(),
+        Some(certs),
+        last_seen,
+    );
+
+    let bind = |port: u16| format!("{}:{}", config.bind_address, port);
+    let rest_listener = TcpListener::bind(bind(config.web_port))
+        .await
+        .context("binding the web port")?;
+    let cira_listener = TcpListener::bind(bind(config.port))
+        .await
+        .context("binding the CIRA port")?;
+    let rest_addr = rest_listener.local_addr()?;
+    let cira_addr = cira_listener.local_addr()?;
+    tracing::info!(%rest_addr, %cira_addr, instance = %instance, "MPS listening");
+
+    let app = crate::rest::router(mps.clone()).map_request(crate::rest::normalize_request);
+    let rest_shutdown = shutdown.clone();
+    let rest = tokio::spawn(async move {
+        axum::serve(
+            rest_listener,
+            axum::ServiceExt::<axum::extract::Request>::into_make_service(app),
+        )
+        .with_graceful_shutdown(rest_shutdown.cancelled_owned())
+        .await
+    });
+    let cira_task = tokio::spawn(cira::listener::run(
+        cira_listener,
+        tls,
+        mps.clone(),
+        shutdown.clone(),
+    ));
+
+    let task = {
+        let mps = mps.clone();
+        tokio::spawn(async move {
+            shutdown.cancelled().await;
+            mps.connections().disconnect_all();
+            let _ = cira_task.await;
+            let _ = tokio::time::timeout(Duration::from_secs(5), rest).await;
+            match mps.registry().clear_instance(mps.instance()).await {
+                Ok(n) => tracing::info!(
+                    devices = n,
+                    "MPS stopped; devices of this instance marked disconnected"
+                ),
+                Err(e) => tracing::warn!(error = %e, "clearing this instance's devices failed"),
+            }
+            Ok(())
+        })
+    };
+    Ok(RunningMps {
+        rest_addr,
+        cira_addr,
+        mps,
+        task,
+    })
+}
+
+/// The reference retries the database with exponential back-off at start-up.
+async fn connect_with_backoff(url: &str) -> anyhow::Result<Registry> {
+    let mut delay = Duration::from_millis(200);
+    for attempt in 1..=6 {
+        match Registry::connect(url).await {
+            Ok(r) => return Ok(r),
+            Err(e) if attempt < 6 => {
+                tracing::warn!(attempt, error = %e, url = %crate::config::redact_url(url), "database not ready, retrying");
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+            Err(e) => return Err(e).context("connecting to the database"),
+        }
+    }
+    unreachable!("the last attempt returns")
+}
