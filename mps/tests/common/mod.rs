@@ -2,6 +2,8 @@
 //! secrets on the in-process fake Vault KV v2 server.
 #![allow(dead_code)]
 
+pub mod device;
+
 use std::path::PathBuf;
 use std::process::Command;
 
