@@ -1,0 +1,2 @@
+pub mod apf_server;
+pub mod redir_client;
