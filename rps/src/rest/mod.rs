@@ -1,0 +1,205 @@
+//! The RPS REST API on port 8081, Open AMT compatible (rps.md §1).
+
+mod addresses;
+mod ciraconfigs;
+mod common;
+mod domains;
+pub mod error;
+mod health;
+pub mod http;
+mod ieee8021x;
+pub mod page;
+mod profiles;
+mod proxy;
+pub mod validate;
+mod wireless;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::ServiceExt;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
+use axum::routing::get;
+use secrets::SecretStore;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
+
+use crate::RpsConfig;
+use crate::db::Db;
+use error::json_response;
+
+/// What every handler needs.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub secrets: Arc<dyn SecretStore>,
+    /// The tenant of every request: the reference's stock middleware sets `''`.
+    pub tenant: Arc<str>,
+}
+
+/// The routes, with Express's behaviour around them (ETag/304, 404 page, body limit) but without the path
+/// normalisation and CORS that [`service`] adds in front.
+pub fn router(state: AppState) -> Router {
+    let admin = "/api/v1/admin";
+    Router::new()
+        .route(admin, get(admin_root))
+        .route(&format!("{admin}/version"), get(version))
+        .route(&format!("{admin}/health"), get(health::get))
+        .route(
+            &format!("{admin}/domains"),
+            get(domains::list)
+                .post(domains::create)
+                .patch(domains::edit),
+        )
+        .route(
+            &format!("{admin}/domains/{{name}}"),
+            get(domains::get).delete(domains::delete),
+        )
+        .route(
+            &format!("{admin}/ciraconfigs"),
+            get(ciraconfigs::list)
+                .post(ciraconfigs::create)
+                .patch(ciraconfigs::edit),
+        )
+        .route(
+            &format!("{admin}/ciraconfigs/{{name}}"),
+            get(ciraconfigs::get).delete(ciraconfigs::delete),
+        )
+        .route(
+            &format!("{admin}/profiles"),
+            get(profiles::list)
+                .post(profiles::create)
+                .patch(profiles::edit),
+        )
+        .route(
+            &format!("{admin}/profiles/{{name}}"),
+            get(profiles::get).delete(profiles::delete),
+        )
+        .route(
+            &format!("{admin}/wirelessconfigs"),
+            get(wireless::list)
+                .post(wireless::create)
+                .patch(wireless::edit),
+        )
+        .route(
+            &format!("{admin}/wirelessconfigs/{{name}}"),
+            get(wireless::get).delete(wireless::delete),
+        )
+        .route(
+            &format!("{admin}/ieee8021xconfigs"),
+            get(ieee8021x::list)
+                .post(ieee8021x::create)
+                .patch(ieee8021x::edit),
+        )
+        .route(
+            &format!("{admin}/ieee8021xconfigs/{{name}}"),
+            get(ieee8021x::get).delete(ieee8021x::delete),
+        )
+        .route(
+            &format!("{admin}/proxyconfigs"),
+            get(proxy::list).post(proxy::create).patch(proxy::edit),
+        )
+        .route(
+            &format!("{admin}/proxyconfigs/{{name}}"),
+            get(proxy::get).delete(proxy::delete),
+        )
+        .fallback(http::not_found)
+        .method_not_allowed_fallback(http::not_found)
+        .layer(axum::middleware::from_fn(http::etag_layer))
+        .layer(DefaultBodyLimit::max(http::BODY_LIMIT))
+        .with_state(state)
+}
+
+/// CORS as the reference's `cors()`: any origin, the usual methods, requested headers mirrored.
+fn cors() -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::any())
+        .allow_methods([
+            Method::GET,
+            Method::HEAD,
+            Method::PUT,
+            Method::PATCH,
+            Method::POST,
+            Method::DELETE,
+        ])
+        .allow_headers(AllowHeaders::mirror_request())
+}
+
+async fn admin_root() -> Response {
+    json_response(
+        StatusCode::OK,
+        &json!({"message": "admin path. use admin/profiles"}),
+    )
+}
+
+async fn version() -> Response {
+    json_response(
+        StatusCode::OK,
+        &json!({"serviceVersion": crate::SERVICE_VERSION, "protocolVersion": crate::PROTOCOL_VERSION}),
+    )
+}
+
+/// A bound REST listener: bind first (port 0 in tests), read the address, then run.
+pub struct RestServer {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl RestServer {
+    pub async fn bind(
+        addr: SocketAddr,
+        db: Db,
+        secrets: Arc<dyn SecretStore>,
+    ) -> std::io::Result<RestServer> {
+        let listener = TcpListener::bind(addr).await?;
+        Ok(RestServer {
+            listener,
+            state: AppState {
+                db,
+                secrets,
+                tenant: Arc::from(""),
+            },
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` completes, then finishes the requests in flight.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let addr = self.listener.local_addr()?;
+        tracing::info!(%addr, "RPS REST listening");
+        let app = ServiceBuilder::new()
+            .layer(cors())
+            .map_request(http::normalize_path)
+            .service(router(self.state));
+        axum::serve(self.listener, ServiceExt::<Request>::into_make_service(app))
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}
+
+/// Serves the REST API on `config.web_host:config.web_port` until `shutdown` completes.
+pub async fn serve_rest(
+    config: &RpsConfig,
+    db: Db,
+    secrets: Arc<dyn SecretStore>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let addr = SocketAddr::new(config.web_host, config.web_port);
+    let server = RestServer::bind(addr, db, secrets)
+        .await
+        .map_err(|e| anyhow::anyhow!("binding {addr}: {e}"))?;
+    server.run(shutdown).await?;
+    Ok(())
+}
