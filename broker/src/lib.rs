@@ -1,1 +1,18 @@
-//! broker
+//! The backbone: the MQTT broker `openamt up` embeds, the Mosquitto configuration production uses
+//! (`broker/mosquitto/`), and the bus client every service publishes and subscribes with.
+
+pub mod acl;
+mod bus;
+pub mod credentials;
+pub mod embedded;
+pub mod outbox;
+pub mod topic_filter;
+
+pub use acl::{Access, Acl};
+pub use bus::{
+    BrokerUrl, BrokerUrlError, Bus, BusConfig, BusError, Delivery, DeliveryError, LastWill,
+    Subscription,
+};
+pub use credentials::{Credentials, CredentialsError};
+pub use embedded::{BrokerError, EmbeddedBroker, EmbeddedBrokerConfig};
+pub use outbox::{OutboxConfig, OutboxRecord};

@@ -1,0 +1,174 @@
+//! What subscribers receive: one message with its CloudEvents attributes, acknowledged to the broker
+//! only when the consumer is done with it (when the `Delivery` is dropped), so a consumer that dies
+//! mid-way gets the message again instead of losing it.
+
+use std::{
+    collections::{HashSet, VecDeque},
+    sync::Arc,
+};
+
+use bytes::Bytes;
+use rumqttc::v5::{AsyncClient, mqttbytes::v5::Publish};
+use tokio::sync::mpsc;
+
+/// Sends the broker's acknowledgement when the last copy of a delivery is dropped.
+pub(crate) struct AckOnDrop {
+    pub client: AsyncClient,
+    pub publish: Publish,
+}
+
+impl Drop for AckOnDrop {
+    fn drop(&mut self) {
+        // If the request queue is full the broker simply sends the message again; consumers drop the
+        // duplicate by its event id.
+        let _ = self.client.try_ack(&self.publish);
+    }
+}
+
+/// One received message.
+#[derive(Clone)]
+pub struct Delivery {
+    pub topic: String,
+    /// The CloudEvents attributes; `None` when the message carries none (e.g. reference JSON events).
+    pub event: Option<schemas::CloudEvent>,
+    pub payload: Bytes,
+    pub content_type: Option<String>,
+    pub retained: bool,
+    pub response_topic: Option<String>,
+    pub correlation: Option<Bytes>,
+    pub(crate) ack: Option<Arc<AckOnDrop>>,
+}
+
+impl std::fmt::Debug for Delivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Delivery")
+            .field("topic", &self.topic)
+            .field("event", &self.event)
+            .field("payload_len", &self.payload.len())
+            .field("retained", &self.retained)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error("message on {topic} is not a CloudEvent")]
+    NotAnEvent { topic: String },
+    #[error("message on {topic} is a {actual}, not a {expected}")]
+    WrongType {
+        topic: String,
+        expected: &'static str,
+        actual: String,
+    },
+    #[error("message on {topic} does not decode as {expected}: {source}")]
+    Decode {
+        topic: String,
+        expected: &'static str,
+        source: prost::DecodeError,
+    },
+}
+
+impl Delivery {
+    /// The payload as the protobuf message `E`, checking the CloudEvents type first.
+    pub fn decode<E: schemas::Event>(&self) -> Result<E, DeliveryError> {
+        let event = self
+            .event
+            .as_ref()
+            .ok_or_else(|| DeliveryError::NotAnEvent {
+                topic: self.topic.clone(),
+            })?;
+        if event.ty != E::TYPE {
+            return Err(DeliveryError::WrongType {
+                topic: self.topic.clone(),
+                expected: E::TYPE,
+                actual: event.ty.clone(),
+            });
+        }
+        E::decode(self.payload.clone()).map_err(|source| DeliveryError::Decode {
+            topic: self.topic.clone(),
+            expected: E::TYPE,
+            source,
+        })
+    }
+
+    /// Acknowledges now instead of when the last copy is dropped.
+    pub fn ack(&mut self) {
+        self.ack = None;
+    }
+}
+
+/// Messages matching one topic filter, without duplicates (by event id).
+pub struct Subscription {
+    pub(crate) filter: String,
+    pub(crate) rx: mpsc::Receiver<Delivery>,
+}
+
+impl Subscription {
+    /// The next message; `None` once the bus has shut down.
+    pub async fn next(&mut self) -> Option<Delivery> {
+        self.rx.recv().await
+    }
+
+    /// The next message that decodes as `E`, with its delivery. Anything else on the topic (a broken
+    /// payload, another event type) is logged and skipped, so one bad publisher cannot stop a consumer.
+    pub async fn next_event<E: schemas::Event>(&mut self) -> Option<(Delivery, E)> {
+        loop {
+            let delivery = self.rx.recv().await?;
+            match delivery.decode::<E>() {
+                Ok(event) => return Some((delivery, event)),
+                Err(error) => tracing::warn!(%error, "skipping a message"),
+            }
+        }
+    }
+
+    pub fn filter(&self) -> &str {
+        &self.filter
+    }
+}
+
+/// The last N event ids one subscription saw.
+pub(crate) struct SeenIds {
+    order: VecDeque<String>,
+    ids: HashSet<String>,
+    capacity: usize,
+}
+
+impl SeenIds {
+    pub fn new(capacity: usize) -> Self {
+        SeenIds {
+            order: VecDeque::with_capacity(capacity.min(1024)),
+            ids: HashSet::new(),
+            capacity,
+        }
+    }
+
+    /// True the first time an id is offered.
+    pub fn first_time(&mut self, id: &str) -> bool {
+        if self.ids.contains(id) {
+            return false;
+        }
+        if self.order.len() == self.capacity
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.ids.remove(&oldest);
+        }
+        self.order.push_back(id.to_owned());
+        self.ids.insert(id.to_owned());
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remembers_the_last_ids_only() {
+        let mut seen = SeenIds::new(2);
+        assert!(seen.first_time("a"));
+        assert!(!seen.first_time("a"));
+        assert!(seen.first_time("b"));
+        assert!(seen.first_time("c"));
+        assert!(seen.first_time("a"), "a was forgotten after two newer ids");
+    }
+}

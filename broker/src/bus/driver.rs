@@ -1,0 +1,332 @@
+//! The task that owns the MQTT event loop: connection state, acknowledgements, re-subscription and
+//! dispatch of incoming messages.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use rumqttc::v5::{
+    ConnectionError, Event, EventLoop,
+    mqttbytes::{
+        QoS,
+        v5::{ConnectReturnCode, Packet, PubAckReason, Publish, SubscribeReasonCode},
+    },
+};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{BusError, Inner, State, delivery::AckOnDrop};
+use crate::{Delivery, topic_filter};
+
+/// Saving the acknowledged position costs a file sync; do it at most this often while busy.
+const SAVE_ACKS_EVERY: Duration = Duration::from_millis(100);
+
+struct Backoff {
+    next: Duration,
+}
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_millis(200);
+    const MAX: Duration = Duration::from_secs(10);
+
+    fn reset(&mut self) {
+        self.next = Self::FIRST;
+    }
+
+    /// The current delay with ±20 % jitter, doubling the next one.
+    fn step(&mut self) -> Duration {
+        let jitter = rand::random_range(0.8..1.2);
+        let delay = self.next.mul_f64(jitter);
+        self.next = (self.next * 2).min(Self::MAX);
+        delay
+    }
+}
+
+/// A failure that retrying will not fix, in words for the operator.
+fn permanent_failure(error: &ConnectionError) -> Option<String> {
+    match error {
+        ConnectionError::ConnectionRefused(ConnectReturnCode::BadUserNamePassword) => {
+            Some("it refused the user name or password".into())
+        }
+        // Mosquitto answers a wrong password with "not authorized".
+        ConnectionError::ConnectionRefused(ConnectReturnCode::NotAuthorized) => {
+            Some("it refused this client: wrong user name or password, or not authorized".into())
+        }
+        ConnectionError::ConnectionRefused(code) => {
+            Some(format!("it refused the connection ({code:?})"))
+        }
+        ConnectionError::Tls(error) => Some(format!(
+            "TLS failed: {error} (does the configured CA certificate match the broker's?)"
+        )),
+        ConnectionError::Io(error)
+            if error.kind() == std::io::ErrorKind::InvalidData
+                && error.to_string().to_lowercase().contains("certificate") =>
+        {
+            Some(format!(
+                "TLS failed: {error} (does the configured CA certificate match the broker's?)"
+            ))
+        }
+        _ => None,
+    }
+}
+
+pub(super) async fn drive(
+    inner: Arc<Inner>,
+    mut eventloop: EventLoop,
+    first: oneshot::Sender<Result<(), BusError>>,
+) {
+    let mut first = Some(first);
+    let mut backoff = Backoff {
+        next: Backoff::FIRST,
+    };
+    let mut last_save = Instant::now();
+    loop {
+        let event = tokio::select! {
+            _ = inner.stop.cancelled() => break,
+            event = eventloop.poll() => event,
+        };
+        match event {
+            Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                backoff.reset();
+                on_connected(&inner, ack.session_present);
+                if let Some(first) = first.take() {
+                    let _ = first.send(Ok(()));
+                }
+            }
+            Ok(Event::Incoming(Packet::Publish(publish))) => dispatch(&inner, publish).await,
+            Ok(Event::Incoming(Packet::PubAck(ack))) => {
+                let mut state = inner.state();
+                if let Some(seq) = state.inflight.remove(&ack.pkid) {
+                    if !matches!(
+                        ack.reason,
+                        PubAckReason::Success | PubAckReason::NoMatchingSubscribers
+                    ) {
+                        let topic = state
+                            .outstanding
+                            .get(&seq)
+                            .map(|r| r.topic.clone())
+                            .unwrap_or_default();
+                        // Retrying cannot help (e.g. the ACL forbids the topic): say so loudly and move on.
+                        tracing::error!(%topic, reason = ?ack.reason, "the broker refused an event; it is dropped");
+                    }
+                    state.outstanding.remove(&seq);
+                    state.acked_through = state
+                        .outstanding
+                        .keys()
+                        .next()
+                        .map_or(state.highest_seq, |first| first - 1);
+                    state.ack_unsaved = true;
+                    inner.hand_over(&mut state);
+                    if state.outstanding.is_empty() {
+                        inner.drained.notify_waiters();
+                    }
+                }
+            }
+            Ok(Event::Incoming(Packet::SubAck(ack))) => {
+                let failure = ack
+                    .return_codes
+                    .iter()
+                    .find(|code| !matches!(code, SubscribeReasonCode::Success(_)))
+                    .map(|code| format!("{code:?}"));
+                if let Some(reason) = &failure {
+                    tracing::error!(%reason, "the broker refused a subscription");
+                }
+                if let Some(waiter) = inner.state().suback_waiters.remove(&ack.pkid) {
+                    let _ = waiter.send(failure.map_or(Ok(()), Err));
+                }
+            }
+            Ok(Event::Outgoing(rumqttc::Outgoing::Publish(pkid))) => {
+                let mut state = inner.state();
+                if let Some(seq) = state.handed.pop_front() {
+                    state.inflight.insert(pkid, seq);
+                }
+            }
+            Ok(Event::Outgoing(rumqttc::Outgoing::Subscribe(pkid))) => {
+                let mut state = inner.state();
+                if let Some(Some(waiter)) = state.subscribe_waiters.pop_front() {
+                    state.suback_waiters.insert(pkid, waiter);
+                }
+            }
+            Ok(Event::Incoming(Packet::Disconnect(disconnect))) => {
+                tracing::warn!(reason = ?disconnect.reason_code, "the broker closed the connection");
+            }
+            Ok(_) => {}
+            Err(error) => {
+                on_disconnected(&inner, &mut eventloop);
+                if let Some(reason) = permanent_failure(&error) {
+                    if let Some(first) = first.take() {
+                        let _ = first.send(Err(BusError::Refused {
+                            url: inner.url.clone(),
+                            reason,
+                        }));
+                        return;
+                    }
+                    tracing::error!(broker = %inner.url, %reason, "MQTT connection refused; retrying");
+                } else {
+                    tracing::warn!(broker = %inner.url, %error, "MQTT connection lost; reconnecting");
+                }
+                let delay = backoff.step();
+                tokio::select! {
+                    _ = inner.stop.cancelled() => break,
+                    _ = tokio::time::sleep(delay) => {}
+                }
+            }
+        }
+        save_acks(&inner, &mut last_save).await;
+    }
+    save_acks(&inner, &mut last_save).await;
+    inner.connected.send_replace(false);
+}
+
+/// Persists the acknowledged position when it moved, at most every `SAVE_ACKS_EVERY` while events
+/// flow and at once when nothing is left waiting.
+async fn save_acks(inner: &Inner, last_save: &mut Instant) {
+    let through = {
+        let mut state = inner.state();
+        if !state.ack_unsaved
+            || (!state.outstanding.is_empty() && last_save.elapsed() < SAVE_ACKS_EVERY)
+        {
+            return;
+        }
+        state.ack_unsaved = false;
+        state.acked_through
+    };
+    *last_save = Instant::now();
+    if let Err(error) = inner.outbox.acknowledge(through).await {
+        // The events were delivered; at worst they are sent again after a restart and dropped as
+        // duplicates by their ids.
+        tracing::warn!(%error, "cannot record delivered events in the outbox");
+    }
+}
+
+fn on_connected(inner: &Inner, session_present: bool) {
+    let mut state = inner.state();
+    state.connected = true;
+    state.handed.clear();
+    state.inflight.clear();
+    state.next_to_send = state
+        .outstanding
+        .keys()
+        .next()
+        .copied()
+        .unwrap_or(state.highest_seq + 1);
+    // Subscribe again every time: a broker without our session lost them, and one with it treats the
+    // repeat as a no-op (re-sent retained messages are dropped as duplicates by id).
+    let mut filters: Vec<String> = state
+        .subscriptions
+        .iter()
+        .map(|s| s.filter.clone())
+        .collect();
+    filters.push(inner.reply_topic.clone());
+    filters.sort();
+    filters.dedup();
+    for filter in filters {
+        if inner.client.try_subscribe(filter, QoS::AtLeastOnce).is_ok() {
+            state.subscribe_waiters.push_back(None);
+        }
+    }
+    tracing::info!(broker = %inner.url, session_present, backlog = state.outstanding.len(), "connected to the MQTT broker");
+    inner.hand_over(&mut state);
+    drop(state);
+    inner.connected.send_replace(true);
+}
+
+fn on_disconnected(inner: &Inner, eventloop: &mut EventLoop) {
+    let mut state = inner.state();
+    state.connected = false;
+    // rumqttc would replay its unacknowledged publishes on a resumed session; the outbox resends them
+    // instead, in order, so the client's own queue is emptied (with the lock held, nothing new enters).
+    eventloop.clean();
+    eventloop.pending.clear();
+    state.handed.clear();
+    state.inflight.clear();
+    state.subscribe_waiters.clear();
+    state.suback_waiters.clear();
+    state.next_to_send = state
+        .outstanding
+        .keys()
+        .next()
+        .copied()
+        .unwrap_or(state.highest_seq + 1);
+    drop(state);
+    inner.connected.send_replace(false);
+}
+
+async fn dispatch(inner: &Arc<Inner>, publish: Publish) {
+    let topic = String::from_utf8_lossy(&publish.topic).into_owned();
+    let properties = publish.properties.clone().unwrap_or_default();
+    let has_attributes = properties
+        .user_properties
+        .iter()
+        .any(|(k, _)| k == "specversion");
+    let event = if has_attributes {
+        match schemas::CloudEvent::from_user_properties(
+            properties
+                .user_properties
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        ) {
+            Ok(event) => Some(event),
+            Err(error) => {
+                tracing::warn!(%topic, %error, "message with broken CloudEvents attributes");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let delivery = Delivery {
+        topic,
+        event,
+        payload: publish.payload.clone(),
+        content_type: properties.content_type,
+        retained: publish.retain,
+        response_topic: properties.response_topic,
+        correlation: properties.correlation_data,
+        ack: (publish.qos != QoS::AtMostOnce).then(|| {
+            Arc::new(AckOnDrop {
+                client: inner.client.clone(),
+                publish,
+            })
+        }),
+    };
+
+    let targets: Vec<mpsc::Sender<Delivery>> = {
+        let mut state = inner.state();
+        if delivery.topic == inner.reply_topic {
+            if let Some(waiter) = delivery
+                .correlation
+                .as_ref()
+                .and_then(|c| state.requests.remove(c))
+            {
+                let _ = waiter.send(delivery);
+            } else {
+                tracing::debug!(topic = %delivery.topic, "reply nobody waits for (late or duplicate)");
+            }
+            return;
+        }
+        state.subscriptions.retain(|s| !s.tx.is_closed());
+        route(&mut state, &delivery)
+    };
+    for target in targets {
+        // Waiting here is back-pressure: a slow consumer slows the broker's sending, nothing is dropped.
+        let _ = target.send(delivery.clone()).await;
+    }
+}
+
+fn route(state: &mut State, delivery: &Delivery) -> Vec<mpsc::Sender<Delivery>> {
+    let mut targets = Vec::new();
+    for subscription in &mut state.subscriptions {
+        if !topic_filter::matches(&subscription.filter, &delivery.topic) {
+            continue;
+        }
+        let first_time = match &delivery.event {
+            Some(event) => subscription.seen.first_time(&event.id),
+            None => true,
+        };
+        if first_time {
+            targets.push(subscription.tx.clone());
+        }
+    }
+    targets
+}

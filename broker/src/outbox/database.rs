@@ -1,0 +1,144 @@
+//! The outbox as the `openamt_outbox` table of the service's own database, so an event and the state
+//! change it reports can share one database (SQLite or Postgres through sea-orm).
+
+use bytes::Bytes;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    EntityTrait, QueryFilter, QueryOrder, Schema, Set,
+};
+
+use super::{OutboxError, OutboxRecord, OutboxStore};
+
+mod row {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "openamt_outbox")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub seq: i64,
+        pub topic: String,
+        pub retain: bool,
+        /// MQTT 5 user properties as a JSON array of [name, value] pairs.
+        #[sea_orm(column_type = "Text")]
+        pub properties: String,
+        pub content_type: String,
+        pub response_topic: Option<String>,
+        pub correlation: Option<Vec<u8>>,
+        pub payload: Vec<u8>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub struct DatabaseOutbox {
+    db: DatabaseConnection,
+}
+
+impl DatabaseOutbox {
+    /// Uses the table, creating it when absent.
+    pub async fn open(db: DatabaseConnection) -> Result<DatabaseOutbox, OutboxError> {
+        let schema = Schema::new(db.get_database_backend());
+        let mut create = schema.create_table_from_entity(row::Entity);
+        create.if_not_exists();
+        db.execute(&create).await?;
+        Ok(DatabaseOutbox { db })
+    }
+}
+
+fn to_record(row: row::Model) -> Result<(u64, OutboxRecord), OutboxError> {
+    let seq = row.seq as u64;
+    let properties =
+        serde_json::from_str(&row.properties).map_err(|_| OutboxError::Corrupt(seq))?;
+    Ok((
+        seq,
+        OutboxRecord {
+            topic: row.topic,
+            retain: row.retain,
+            properties,
+            content_type: row.content_type,
+            response_topic: row.response_topic,
+            correlation: row.correlation.map(Bytes::from),
+            payload: Bytes::from(row.payload),
+        },
+    ))
+}
+
+#[async_trait::async_trait]
+impl OutboxStore for DatabaseOutbox {
+    async fn append(&self, record: &OutboxRecord) -> Result<u64, OutboxError> {
+        let row = row::ActiveModel {
+            seq: NotSet,
+            topic: Set(record.topic.clone()),
+            retain: Set(record.retain),
+            properties: Set(serde_json::to_string(&record.properties).unwrap_or_default()),
+            content_type: Set(record.content_type.clone()),
+            response_topic: Set(record.response_topic.clone()),
+            correlation: Set(record.correlation.as_ref().map(|c| c.to_vec())),
+            payload: Set(record.payload.to_vec()),
+        };
+        let inserted = row.insert(&self.db).await?;
+        Ok(inserted.seq as u64)
+    }
+
+    async fn pending(&self) -> Result<Vec<(u64, OutboxRecord)>, OutboxError> {
+        row::Entity::find()
+            .order_by_asc(row::Column::Seq)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(to_record)
+            .collect()
+    }
+
+    async fn acknowledge(&self, through: u64) -> Result<(), OutboxError> {
+        row::Entity::delete_many()
+            .filter(row::Column::Seq.lte(through as i64))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn keeps_unacknowledged_rows_in_order_on_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("db.sqlite").display()
+        );
+        let record = |n: u8| OutboxRecord {
+            topic: format!("t/{n}"),
+            retain: n.is_multiple_of(2),
+            properties: vec![("id".into(), n.to_string())],
+            content_type: "application/protobuf".into(),
+            response_topic: None,
+            correlation: Some(Bytes::from_static(b"c")),
+            payload: Bytes::from(vec![n]),
+        };
+        {
+            let outbox = DatabaseOutbox::open(sea_orm::Database::connect(&url).await.unwrap())
+                .await
+                .unwrap();
+            let first = outbox.append(&record(1)).await.unwrap();
+            outbox.append(&record(2)).await.unwrap();
+            outbox.append(&record(3)).await.unwrap();
+            outbox.acknowledge(first).await.unwrap();
+        }
+        let outbox = DatabaseOutbox::open(sea_orm::Database::connect(&url).await.unwrap())
+            .await
+            .unwrap();
+        let pending = outbox.pending().await.unwrap();
+        assert_eq!(pending.len(), 2);
+        assert_eq!(pending[0].1, record(2));
+        assert_eq!(pending[1].1, record(3));
+        assert!(pending[0].0 < pending[1].0);
+    }
+}
