@@ -11,6 +11,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
+pub mod accounts;
+pub mod logs;
+pub mod network;
+pub mod pki;
+pub mod platform;
+pub mod remote_access;
 pub mod state;
 
 pub use state::DeviceState;
@@ -59,7 +65,10 @@ impl fmt::Debug for CiraSettings {
             .field("port", &self.port)
             .field("username", &self.username)
             .field("password", &"<redacted>")
-            .field("root_cert_der", &self.root_cert_der.as_ref().map(|c| c.len()))
+            .field(
+                "root_cert_der",
+                &self.root_cert_der.as_ref().map(|c| c.len()),
+            )
             .finish()
     }
 }
@@ -97,12 +106,49 @@ pub struct DeviceSpec {
 impl DeviceSpec {
     /// A pre-provisioned device with the default firmware (16.1.25).
     pub fn fresh(seed: u64, index: u64) -> DeviceSpec {
-        DeviceSpec { seed, index, firmware_version: DEFAULT_FIRMWARE.to_string(), provisioned: None }
+        DeviceSpec {
+            seed,
+            index,
+            firmware_version: DEFAULT_FIRMWARE.to_string(),
+            provisioned: None,
+        }
     }
 }
 
 /// Firmware version of a device when the spec does not say otherwise.
 pub const DEFAULT_FIRMWARE: &str = "16.1.25";
+/// Firmware build number reported with the version.
+pub const FIRMWARE_BUILD: &str = "2049";
+/// Firmware SKU (16392 = AMT Pro Corporate).
+pub const FIRMWARE_SKU: &str = "16392";
+
+/// What never changes about a device.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    pub guid: uuid::Uuid,
+    /// "Digest:" + 32 upper-case hex.
+    pub realm: String,
+    pub firmware_version: String,
+    pub firmware_build: String,
+    pub firmware_sku: String,
+    pub index: u64,
+}
+
+impl Identity {
+    /// The 16 UUID bytes as AMT stores them (SMBIOS order), e.g. for GetUuid and PlatformGUID.
+    pub fn uuid_bytes(&self) -> [u8; 16] {
+        self.guid.to_bytes_le()
+    }
+
+    /// Major firmware version (16 for "16.1.25").
+    pub fn major_version(&self) -> u32 {
+        self.firmware_version
+            .split('.')
+            .next()
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(0)
+    }
+}
 
 /// The deterministic GUID of device `index` of a fleet seeded with `seed`.
 ///
@@ -110,10 +156,15 @@ pub const DEFAULT_FIRMWARE: &str = "16.1.25";
 /// two indices below 2^56 of one seed never collide; different seeds differ in the hashed half. The
 /// version (4) and variant (RFC 4122) bits are set so the GUID looks like any other random UUID.
 pub fn guid_for(seed: u64, index: u64) -> uuid::Uuid {
-    let digest = Sha256::new().chain_update(b"openamt-sim-guid").chain_update(seed.to_be_bytes()).finalize();
+    let digest = Sha256::new()
+        .chain_update(b"openamt-sim-guid")
+        .chain_update(seed.to_be_bytes())
+        .finalize();
     let mut bytes = [0u8; 16];
     bytes[..9].copy_from_slice(&digest[..9]);
-    let mask = u64::from_be_bytes([0, digest[9], digest[10], digest[11], digest[12], digest[13], digest[14], digest[15]]);
+    let mask = u64::from_be_bytes([
+        0, digest[9], digest[10], digest[11], digest[12], digest[13], digest[14], digest[15],
+    ]);
     let low = (index & 0x00ff_ffff_ffff_ffff) ^ mask;
     bytes[9..].copy_from_slice(&low.to_be_bytes()[1..]);
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
@@ -126,17 +177,17 @@ pub fn guid_for(seed: u64, index: u64) -> uuid::Uuid {
 pub struct Device(Arc<Inner>);
 
 struct Inner {
-    guid: uuid::Uuid,
-    realm: String,
-    firmware_version: String,
-    index: u64,
+    identity: Identity,
     state: Mutex<DeviceState>,
     cira: watch::Sender<Option<CiraSettings>>,
 }
 
 impl fmt::Debug for Device {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Device").field("guid", &self.0.guid).field("firmware", &self.0.firmware_version).finish()
+        f.debug_struct("Device")
+            .field("guid", &self.0.identity.guid)
+            .field("firmware", &self.0.identity.firmware_version)
+            .finish()
     }
 }
 
@@ -147,11 +198,16 @@ impl Device {
         let state = DeviceState::new(&guid, spec.index, &realm, spec.provisioned.as_ref());
         let cira = state.cira_target();
         let (cira_tx, _) = watch::channel(cira);
-        Device(Arc::new(Inner {
+        let identity = Identity {
             guid,
             realm,
             firmware_version: spec.firmware_version,
+            firmware_build: FIRMWARE_BUILD.to_string(),
+            firmware_sku: FIRMWARE_SKU.to_string(),
             index: spec.index,
+        };
+        Device(Arc::new(Inner {
+            identity,
             state: Mutex::new(state),
             cira: cira_tx,
         }))
@@ -159,13 +215,13 @@ impl Device {
 
     /// Lower-case 8-4-4-4-12 GUID, the device's primary key everywhere.
     pub fn guid(&self) -> String {
-        self.0.guid.hyphenated().to_string()
+        self.0.identity.guid.hyphenated().to_string()
     }
 
     /// The GUID as the 16 bytes of APF PROTOCOLVERSION: SMBIOS mixed-endian order (first three fields
     /// little-endian), see spec/mps.md §1.4.
     pub fn uuid_bytes(&self) -> [u8; 16] {
-        self.0.guid.to_bytes_le()
+        self.0.identity.uuid_bytes()
     }
 
     /// The current CIRA target; `Some` once the device is configured for CIRA, `None` after unprovisioning.
@@ -175,7 +231,7 @@ impl Device {
 
     /// The digest user name of the AMT administrator.
     pub fn admin_user(&self) -> String {
-        state::ADMIN_USER.to_string()
+        self.lock().admin_user()
     }
 
     /// The admin password in clear text when the simulator knows it (a device created provisioned).
@@ -193,12 +249,17 @@ impl Device {
 
     /// "Digest:" + 32 upper-case hex characters, stable per device.
     pub fn digest_realm(&self) -> String {
-        self.0.realm.clone()
+        self.0.identity.realm.clone()
     }
 
     /// CIM power state (2 = on, 8 = off-soft, ...).
     pub fn power_state(&self) -> u16 {
         self.lock().power_state
+    }
+
+    /// Sets the host power state directly (what a person at the machine would do).
+    pub fn set_power_state(&self, state: u16) {
+        self.with_state(|s| s.power_state = state);
     }
 
     /// Whether AMT_RedirectionService has SOL enabled (listener on and SOL in the enabled state).
@@ -211,12 +272,72 @@ impl Device {
     }
 
     pub fn firmware_version(&self) -> String {
-        self.0.firmware_version.clone()
+        self.0.identity.firmware_version.clone()
     }
 
     /// Position of the device in its fleet.
     pub fn index(&self) -> u64 {
-        self.0.index
+        self.0.identity.index
+    }
+
+    pub fn identity(&self) -> &Identity {
+        &self.0.identity
+    }
+
+    /// The local system account (user, password) rpc-go reads from the ME; valid for WS-Man digest
+    /// while the device is pre-provisioned.
+    pub fn lsa_credentials(&self) -> (String, String) {
+        (
+            accounts::LSA_USER.to_string(),
+            self.lock().lsa_password.clone(),
+        )
+    }
+
+    /// Makes the firmware trust a provisioning root certificate (by its SHA-1, SHA-256 or SHA-384
+    /// hash), as OEMs do for the CAs that sign ACM provisioning certificates.
+    pub fn trust_root_hash(&self, hash: Vec<u8>) {
+        self.with_state(|s| {
+            if !s.trusted_root_hashes.contains(&hash) {
+                s.trusted_root_hashes.push(hash);
+            }
+        });
+    }
+
+    /// The trusted provisioning root hashes (what rpc-go reports as `certHashes`).
+    pub fn trusted_root_hashes(&self) -> Vec<Vec<u8>> {
+        self.lock().trusted_root_hashes.clone()
+    }
+
+    /// Gives the device a WiFi port (AMT_EthernetPortSettings "… Settings 1" with a MAC address).
+    pub fn set_wireless(&self, present: bool) {
+        let bytes = *self.0.identity.guid.as_bytes();
+        self.with_state(|s| {
+            s.network.wifi.mac = present.then(|| {
+                format!(
+                    "06-{:02x}-{:02x}-{:02x}-{:02x}-{:02x}",
+                    bytes[10], bytes[11], bytes[12], bytes[13], bytes[14]
+                )
+            });
+        });
+    }
+
+    /// Whether KVM, SOL and IDER are enabled (KVM SAP state, redirection state and listener).
+    pub fn redirection_features(&self) -> (bool, bool, bool) {
+        let s = self.lock();
+        (
+            s.redirection.kvm_enabled(),
+            s.redirection.sol_enabled(),
+            s.redirection.ider_enabled(),
+        )
+    }
+
+    /// Appends an audit record (e.g. the redirection service logs "SoL Session Opened": app 18, event 4).
+    pub fn log_audit(&self, app_id: u16, event_id: u16, user: Option<&str>) {
+        let initiator = match user {
+            Some(u) => logs::Initiator::Digest(u.to_string()),
+            None => logs::Initiator::Local,
+        };
+        self.with_state(|s| s.log_audit(app_id, event_id, initiator, Vec::new()));
     }
 
     pub fn control_mode(&self) -> ControlMode {
@@ -244,13 +365,19 @@ impl Device {
 
     fn lock(&self) -> MutexGuard<'_, DeviceState> {
         // A panic elsewhere while holding the lock must not take every service of the device down.
-        self.0.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
 /// A stable realm per device: AMT shows "Digest:" followed by 32 upper-case hex digits.
 fn realm_for(guid: &uuid::Uuid) -> String {
-    let digest = Sha256::new().chain_update(b"openamt-sim-realm").chain_update(guid.as_bytes()).finalize();
+    let digest = Sha256::new()
+        .chain_update(b"openamt-sim-realm")
+        .chain_update(guid.as_bytes())
+        .finalize();
     format!("Digest:{}", hex::encode_upper(&digest[..16]))
 }
 
@@ -274,11 +401,17 @@ mod tests {
         let guid = uuid::Uuid::parse_str("4c4c4544-004b-4210-8033-b6c04f504633").unwrap();
         assert_eq!(
             guid.to_bytes_le(),
-            [0x44, 0x45, 0x4C, 0x4C, 0x4B, 0x00, 0x10, 0x42, 0x80, 0x33, 0xB6, 0xC0, 0x4F, 0x50, 0x46, 0x33]
+            [
+                0x44, 0x45, 0x4C, 0x4C, 0x4B, 0x00, 0x10, 0x42, 0x80, 0x33, 0xB6, 0xC0, 0x4F, 0x50,
+                0x46, 0x33
+            ]
         );
         let device = Device::new(DeviceSpec::fresh(3, 9));
         let bytes = device.uuid_bytes();
-        assert_eq!(uuid::Uuid::from_bytes_le(bytes).hyphenated().to_string(), device.guid());
+        assert_eq!(
+            uuid::Uuid::from_bytes_le(bytes).hyphenated().to_string(),
+            device.guid()
+        );
     }
 
     #[test]
@@ -289,7 +422,10 @@ mod tests {
         let realm = a.digest_realm();
         let hex = realm.strip_prefix("Digest:").unwrap();
         assert_eq!(hex.len(), 32);
-        assert!(hex.chars().all(|c| c.is_ascii_digit() || ('A'..='F').contains(&c)));
+        assert!(
+            hex.chars()
+                .all(|c| c.is_ascii_digit() || ('A'..='F').contains(&c))
+        );
     }
 
     #[test]

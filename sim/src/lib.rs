@@ -5,3 +5,4 @@ pub mod cira;
 pub mod cli_cira;
 pub mod fleet;
 pub mod redirection;
+pub mod wsman_server;

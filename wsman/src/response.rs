@@ -241,7 +241,13 @@ impl Reply<'_> {
     pub fn instance(&self, response_action: &str, instance: &Instance) -> String {
         let uri = self.resource_uri.unwrap_or_default();
         let mut body = String::new();
-        write_instance(&mut body, "g", None, instance);
+        if instance.class == crate::catalog::class_name(uri) {
+            write_instance(&mut body, "g", None, instance);
+        } else {
+            // A subclass instance (e.g. CIM_Card answering for CIM_PhysicalPackage) keeps its own namespace.
+            let ns = crate::catalog::resource_uri(&instance.class).unwrap_or_default();
+            write_instance(&mut body, "j", Some(&ns), instance);
+        }
         self.envelope(response_action, &[("g", uri)], &body)
     }
 
@@ -443,6 +449,28 @@ impl FaultSpec {
             subcode: "b:InvalidMessageInformationHeader",
             action: action::ADDRESSING_FAULT,
             reason: reason.into(),
+            detail: None,
+        }
+    }
+
+    /// A resource limit is reached (e.g. the alarm clock holds five alarms).
+    pub fn quota_limit(reason: impl Into<String>) -> FaultSpec {
+        FaultSpec {
+            code: FaultCode::Sender,
+            subcode: "c:QuotaLimit",
+            action: action::WSMAN_FAULT,
+            reason: reason.into(),
+            detail: None,
+        }
+    }
+
+    /// Create of an instance whose key is already taken.
+    pub fn already_exists() -> FaultSpec {
+        FaultSpec {
+            code: FaultCode::Sender,
+            subcode: "c:AlreadyExists",
+            action: action::WSMAN_FAULT,
+            reason: "The sender attempted to create a resource which already exists.".into(),
             detail: None,
         }
     }
