@@ -7,10 +7,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 use sim::device::{ControlMode, Device, DeviceSpec};
-use wsman_support::{Client, Connection};
 use wsman::Call;
 use wsman::http::{RequestFraming, encode_request, host};
 use wsman::messages::{amt, cim, ips};
+use wsman_support::{Client, Connection};
 
 fn device(index: u64) -> Device {
     Device::new(DeviceSpec::fresh(0x5EED, index))

@@ -405,7 +405,13 @@ pub mod amt {
                         Value::String(s) => s.clone(),
                         other => other.to_string(),
                     };
-                    let _ = write!(out, "<{prefix}{key}>{}</{prefix}{key}>", escape_text(&text));
+                    // The reference library escapes the WiFi passphrase fully (quotes included).
+                    let escaped = if key == "PSKPassPhrase" {
+                        escape_attr(&text)
+                    } else {
+                        escape_text(&text)
+                    };
+                    let _ = write!(out, "<{prefix}{key}>{escaped}</{prefix}{key}>");
                 }
             }
         }

@@ -4,7 +4,7 @@
 
 use wsman::response::{FaultSpec, Instance, Prop};
 
-use super::{AMT_SYSTEM, reference, service};
+use super::{reference, service};
 use crate::device::platform::{Alarm, MAX_ALARMS};
 use crate::device::{DeviceState, Identity};
 use crate::wsman_server::dispatch::{ClassDef, Ctx, OpResult, Output, return_value};
@@ -32,7 +32,7 @@ pub const CLASSES: &[ClassDef] = &[
     ClassDef {
         name: "AMT_AlarmClockService",
         instances: alarm_clock_service,
-        put: None,
+        put: Some(put_alarm_clock_service),
         delete: None,
         create: None,
         methods: &[("AddAlarm", add_alarm)],
@@ -158,6 +158,11 @@ fn alarm_clock_service(_: &Identity, _: &DeviceState) -> Vec<Instance> {
     )]
 }
 
+/// The service has no writable properties; AMT accepts the Put and answers with the instance.
+fn put_alarm_clock_service(ctx: &mut Ctx<'_>) -> OpResult<()> {
+    ctx.payload().map(|_| ())
+}
+
 /// AddAlarm(AlarmTemplate): InstanceID, ElementName, StartTime/Datetime, Interval/Interval,
 /// DeleteOnCompletion. At most five alarms (QuotaLimit fault beyond).
 fn add_alarm(ctx: &mut Ctx<'_>) -> OpResult<Output> {
@@ -252,6 +257,3 @@ fn delete_alarm(ctx: &mut Ctx<'_>) -> OpResult<()> {
     }
     Ok(())
 }
-
-#[allow(dead_code)]
-const _: &str = AMT_SYSTEM;
