@@ -18,4 +18,4 @@ pub mod wsman_client;
 
 pub use config::{GlobalCiraCredentials, MpsConfig};
 pub use server::{MpsDeps, RunningMps, serve, start};
-pub use service::{Mps, Registered, RemoveError};
+pub use service::{Mps, PowerError, Registered, RemoveError};

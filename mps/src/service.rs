@@ -167,6 +167,25 @@ impl Mps {
         Ok(true)
     }
 
+    /// Runs a power action on a device connected here (REST and bus commands share this path).
+    /// Returns the reference's response body (`{"Header":…,"Body":{"ReturnValue":…,"ReturnValueStr":…}}`).
+    pub async fn power_action(&self, guid: &str, action: i64) -> Result<Value, PowerError> {
+        let conn = self
+            .inner
+            .connections
+            .get(guid)
+            .ok_or(PowerError::NotConnected)?;
+        let timeout = std::time::Duration::from_secs(self.inner.config.wsman_timeout_secs.max(1));
+        let amt = crate::amt::Amt {
+            mps: self,
+            conn: &conn,
+            timeout,
+        };
+        crate::amt::power::power_action(&amt, action)
+            .await
+            .map_err(|f| PowerError::Failed(format!("{f:?}")))
+    }
+
     pub async fn device_secrets(
         &self,
         guid: &str,
@@ -186,4 +205,12 @@ pub enum RemoveError {
     Registry(#[from] RegistryError),
     #[error(transparent)]
     Secrets(#[from] secrets::SecretError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PowerError {
+    #[error("device not connected to this MPS")]
+    NotConnected,
+    #[error("power action failed: {0}")]
+    Failed(String),
 }

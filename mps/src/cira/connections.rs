@@ -48,7 +48,6 @@ pub struct DeviceConnection {
     pub closed: CancellationToken,
     amt_password: RwLock<Option<String>>,
     pub redirection: RedirectionFlags,
-    #[allow(dead_code)] // read by the WS-Man client
     pub(crate) wsman: DeviceWsman,
 }
 
@@ -107,6 +106,9 @@ impl DeviceConnection {
         if let Ok(mut p) = self.amt_password.write() {
             *p = password;
         }
+        self.wsman
+            .password_generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     /// Drops the tunnel (REST disconnect, replacement by a newer tunnel, shutdown).

@@ -1,0 +1,251 @@
+//! End to end with the AMT simulator: a fleet of simulated devices registered through REST
+//! connects over CIRA, REST shows them connected, AMT routes answer with the simulator's data,
+//! a power action really changes a simulated device's power state, and the fleet going away
+//! marks the rows disconnected. Real Postgres, secrets on the fake KV v2 server.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Db, TestMps, http};
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+use serde_json::{Value, json};
+use sim::device::CiraSettings;
+use sim::fleet::{Fleet, FleetConfig};
+
+const CIRA_USER: &str = "ciraUser";
+const CIRA_PASSWORD: &str = "Cira-P@ss-1";
+const AMT_PASSWORD: &str = "Amt-P@ss-1";
+
+/// The device side of every channel the MPS opens: WS-Man on 16992, redirection on 16994.
+/// (Composed from the simulator's public services, whatever its default set serves.)
+struct DeviceServices;
+
+impl sim::cira::ChannelServices for DeviceServices {
+    fn accepts(&self, port: u32) -> bool {
+        matches!(port, 16992 | 16994)
+    }
+
+    fn spawn(&self, port: u32, device: sim::device::Device, stream: sim::cira::ChannelStream) {
+        tokio::spawn(async move {
+            let _ = match port {
+                16992 => sim::wsman_server::serve(device, stream).await,
+                _ => sim::redirection::serve(device, stream).await,
+            };
+        });
+    }
+}
+
+async fn start_fleet(mps: &TestMps, seed: u64, devices: u64) -> Fleet {
+    let root = mps.mps.certs().unwrap().root_cert_pem.clone();
+    let der = CertificateDer::from_pem_slice(root.as_bytes())
+        .unwrap()
+        .to_vec();
+    let cira = CiraSettings {
+        server: "localhost".into(),
+        port: mps.cira.port(),
+        username: CIRA_USER.into(),
+        password: CIRA_PASSWORD.into(),
+        root_cert_der: Some(der),
+    };
+    let config = FleetConfig::provisioned(seed, devices, cira, AMT_PASSWORD);
+    let fleet_devices = config.build_devices();
+    for d in &fleet_devices {
+        common::device::register(mps, &d.guid(), CIRA_USER, CIRA_PASSWORD, AMT_PASSWORD).await;
+    }
+    Fleet::start_with(&config, fleet_devices, std::sync::Arc::new(DeviceServices))
+}
+
+async fn eventually(what: &str, secs: u64, mut f: impl AsyncFnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while tokio::time::Instant::now() < deadline {
+        if f().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_simulated_devices_connect_answer_and_power_off() {
+    let mut mps = TestMps::start(Db::Postgres).await;
+    let fleet = start_fleet(&mps, 42, 200).await;
+    assert!(
+        fleet.wait_connected(200, Duration::from_secs(60)).await,
+        "200 simulated devices connected"
+    );
+    eventually("REST shows 200 connected", 10, async || {
+        let (_, s) = http("GET", &mps.url("/api/v1/devices/stats"), None).await;
+        s["connectedCount"] == 200
+    })
+    .await;
+    let (_, list) = http("GET", &mps.url("/api/v1/devices?$top=500&status=1"), None).await;
+    assert_eq!(list.as_array().map(Vec::len), Some(200));
+
+    // Power off ten devices through REST: the simulated devices really change state.
+    let targets: Vec<_> = fleet.devices()[..10].to_vec();
+    for d in &targets {
+        let g = d.guid();
+        let (status, body) = http(
+            "POST",
+            &mps.url(&format!("/api/v1/amt/power/action/{g}")),
+            Some(json!({"action": 8})),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["Body"]["ReturnValueStr"], "SUCCESS", "{body}");
+        assert_eq!(d.power_state(), 8, "device {g} is off");
+        let (status, state) = http(
+            "GET",
+            &mps.url(&format!("/api/v1/amt/power/state/{g}")),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(state["powerstate"], 8);
+    }
+    // An untouched device is still on.
+    assert_eq!(fleet.devices()[10].power_state(), 2);
+
+    // The other AMT routes answer with the simulator's data.
+    let d = &fleet.devices()[11];
+    let g = d.guid();
+    let get = |path: &str| {
+        let url = mps.url(&format!("/api/v1/amt/{path}/{g}"));
+        async move { http("GET", &url, None).await }
+    };
+    let (s, version) = get("version").await;
+    assert_eq!(s, 200, "{version}");
+    let amt = version["CIM_SoftwareIdentity"]["responses"]
+        .as_array()
+        .and_then(|a| a.iter().find(|i| i["InstanceID"] == "AMT"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert_eq!(amt["VersionString"], d.firmware_version(), "{version}");
+    assert!(version["AMT_SetupAndConfigurationService"]["response"].is_object());
+
+    let (s, hw) = get("hardwareInfo").await;
+    assert_eq!(s, 200, "{hw}");
+    for key in [
+        "CIM_ComputerSystemPackage",
+        "CIM_SystemPackaging",
+        "CIM_Chassis",
+        "CIM_Chip",
+        "CIM_Card",
+        "CIM_BIOSElement",
+        "CIM_Processor",
+        "CIM_PhysicalMemory",
+        "CIM_MediaAccessDevice",
+        "CIM_PhysicalPackage",
+    ] {
+        assert_eq!(hw[key]["status"], "200", "{key}: {hw}");
+    }
+
+    let (s, general) = get("generalSettings").await;
+    assert_eq!(s, 200, "{general}");
+    assert_eq!(general["Body"]["HostName"], d.hostname(), "{general}");
+
+    let (s, features) = get("features").await;
+    assert_eq!(s, 200, "{features}");
+    assert!(
+        features["userConsent"].is_string() && features["SOL"].is_boolean(),
+        "{features}"
+    );
+
+    let (s, caps) = get("power/capabilities").await;
+    assert_eq!(s, 200, "{caps}");
+    assert_eq!(caps["Power down"], 8);
+    assert_eq!(caps["Reset to PXE"], 400);
+
+    // The power actions above were audited by the powered devices; this one has its own log.
+    let (s, audit) = http(
+        "GET",
+        &mps.url(&format!(
+            "/api/v1/amt/log/audit/{}?startIndex=0",
+            targets[0].guid()
+        )),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{audit}");
+    let records = audit["records"].as_array().cloned().unwrap_or_default();
+    assert!(audit["totalCnt"].as_i64().unwrap_or(0) >= 1, "{audit}");
+    assert!(
+        records.iter().any(|r| r["Event"] == "Performed Power Down"),
+        "{audit}"
+    );
+
+    let (s, events) = get("log/event").await;
+    assert_eq!(s, 200, "{events}");
+    assert!(events.is_array());
+
+    let (s, boot) = http(
+        "POST",
+        &mps.url(&format!("/api/v1/amt/power/bootOptions/{g}")),
+        Some(json!({"action": 400, "useSOL": false})),
+    )
+    .await;
+    assert_eq!(s, 200, "{boot}");
+    assert_eq!(boot["Body"]["ReturnValueStr"], "SUCCESS", "{boot}");
+
+    let (s, consent) = get("userConsentCode").await;
+    assert!(s == 200 || s == 400, "{consent}");
+    assert!(consent["Body"]["ReturnValueStr"].is_string(), "{consent}");
+
+    // The fleet goes away: every row ends disconnected.
+    let summary = fleet.shutdown().await;
+    assert!(summary.to_string().contains("200"), "{summary}");
+    eventually("all rows disconnected", 20, async || {
+        let (_, s) = http("GET", &mps.url("/api/v1/devices/stats"), None).await;
+        s["connectedCount"] == 0 && s["totalCount"] == 200
+    })
+    .await;
+    mps.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_amt_password_fails_the_call_and_a_gone_tunnel_is_a_404() {
+    let mut mps = TestMps::start_with(Db::Sqlite, |c| c.wsman_timeout_secs = 2).await;
+    let fleet = start_fleet(&mps, 7, 1).await;
+    assert!(fleet.wait_connected(1, Duration::from_secs(20)).await);
+    let g = fleet.devices()[0].guid();
+    let (s, _) = http(
+        "GET",
+        &mps.url(&format!("/api/v1/amt/power/state/{g}")),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
+    // A wrong AMT password: digest fails, the call ends with an error instead of hanging.
+    mps.mps
+        .connections()
+        .get(&g)
+        .unwrap()
+        .set_amt_password(Some("wrong".into()));
+    let conn = mps.mps.connections().get(&g).unwrap();
+    let started = std::time::Instant::now();
+    let r = conn
+        .wsman(
+            &wsman::Call::get("AMT_GeneralSettings"),
+            Duration::from_secs(5),
+        )
+        .await;
+    assert!(r.is_err(), "a wrong password must not succeed");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    fleet.shutdown().await;
+    // With the tunnel gone the route is a 404 at once.
+    eventually("tunnel gone", 10, async || {
+        mps.mps.connections().get(&g).is_none()
+    })
+    .await;
+    let (s, body) = http(
+        "GET",
+        &mps.url(&format!("/api/v1/amt/power/state/{g}")),
+        None,
+    )
+    .await;
+    assert_eq!(s, 404, "{body}");
+    mps.stop().await;
+}
