@@ -167,6 +167,16 @@ async fn wrong_password_gets_the_reference_failure_bytes() {
         dev.recv_exact(15).await,
         hex("330000000870617373776f72640000")
     );
+    assert!(
+        dev.closed_within(5).await,
+        "a failed authentication ends the connection"
+    );
+    // The right password with the wrong user name fails the same way.
+    let mut dev = RawDevice::connect(mps.cira, &root).await;
+    let mut first = protocol_version(GUID);
+    first.extend(service_request("auth@amt.intel.com"));
+    dev.send(&first).await;
+    dev.recv_exact(23).await;
     dev.send(&userauth_password("other-user", "right")).await;
     assert_eq!(
         dev.recv_exact(15).await,

@@ -87,6 +87,7 @@ enum End {
     Protocol(ApfError),
     Io(std::io::Error),
     NotAllowed,
+    AuthFailed,
     Replaced,
     Shutdown,
     DeviceDisconnect,
@@ -154,6 +155,9 @@ impl Session {
             End::Io(e) => tracing::info!(guid, peer = ?peer, error = %e, "CIRA: connection error"),
             End::NotAllowed => {
                 tracing::warn!(guid, peer = ?peer, "CIRA: device is not allowed to connect")
+            }
+            End::AuthFailed => {
+                tracing::warn!(guid, peer = ?peer, "CIRA: closing connection after failed authentication")
             }
             other => tracing::info!(guid, peer = ?peer, reason = ?other, "CIRA: connection closed"),
         }
@@ -337,7 +341,11 @@ impl Session {
                             reason,
                             "CIRA: authentication failed"
                         );
+                        // The reference's 15-byte failure, then the connection ends: AMT
+                        // reconnects and retries on its own schedule.
                         self.send(&Message::UserauthFailure(Default::default()));
+                        let _ = self.flush_out().await;
+                        return Some(End::AuthFailed);
                     }
                 }
             }
