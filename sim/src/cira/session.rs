@@ -332,10 +332,7 @@ impl<'a> Connection<'a> {
                         self.forward(i + 1)?;
                     } else {
                         self.phase = Phase::Connected;
-                        // Spread the fleet's keep-alives over the interval.
-                        let jitter =
-                            rand::random_range(0..=self.keepalive_interval.as_millis() as u64);
-                        self.next_keepalive = Instant::now() + Duration::from_millis(jitter);
+                        self.next_keepalive = Instant::now() + jittered(self.keepalive_interval);
                         on_connected();
                     }
                 }
@@ -354,7 +351,7 @@ impl<'a> Connection<'a> {
                 })?;
                 if interval_seconds > 0 {
                     self.keepalive_interval = Duration::from_secs(interval_seconds.into());
-                    self.next_keepalive = Instant::now() + self.keepalive_interval;
+                    self.next_keepalive = Instant::now() + jittered(self.keepalive_interval);
                 }
                 self.dead_after = if timeout_seconds > 0 {
                     Duration::from_secs(timeout_seconds.into())
@@ -471,6 +468,12 @@ impl<'a> Connection<'a> {
         tracing::debug!(guid = %self.device.guid(), port = open.target_port, "channel refused");
         self.send(&reply)
     }
+}
+
+/// The first keep-alive comes at a random point of the interval, so a fleet that connected
+/// together does not send its keep-alives in lockstep.
+fn jittered(interval: Duration) -> Duration {
+    Duration::from_millis(rand::random_range(0..=interval.as_millis() as u64))
 }
 
 /// Reads whatever is available into `acc` through a stack buffer (nothing is held while waiting).
