@@ -194,7 +194,8 @@ impl Reader {
 
     fn next(&mut self) -> Result<Option<(Head, Vec<u8>, bool)>, HttpError> {
         loop {
-            match &mut self.state {
+            // Errors leave the state at Head: after a framing error the stream is abandoned anyway.
+            match std::mem::replace(&mut self.state, State::Head) {
                 State::Head => {
                     let Some((head, consumed)) = self.parse_head()? else {
                         return Ok(None);
@@ -207,8 +208,12 @@ impl Reader {
                         body: Vec::new(),
                     };
                 }
-                State::Body { framing, body, .. } => {
-                    let done = match framing {
+                State::Body {
+                    head,
+                    mut framing,
+                    mut body,
+                } => {
+                    let done = match &mut framing {
                         Framing::Length(remaining) => {
                             let take = (*remaining).min(self.buf.len());
                             body.extend_from_slice(&self.buf[..take]);
@@ -216,9 +221,12 @@ impl Reader {
                             *remaining -= take;
                             *remaining == 0
                         }
-                        Framing::Chunked(state) => {
-                            Self::dechunk(&mut self.buf, state, body, self.limits.max_body_bytes)?
-                        }
+                        Framing::Chunked(state) => Self::dechunk(
+                            &mut self.buf,
+                            state,
+                            &mut body,
+                            self.limits.max_body_bytes,
+                        )?,
                         Framing::UntilEof => {
                             body.extend_from_slice(&self.buf);
                             self.buf.clear();
@@ -229,14 +237,14 @@ impl Reader {
                         return Err(HttpError::BodyTooLarge(self.limits.max_body_bytes));
                     }
                     if !done {
+                        self.state = State::Body {
+                            head,
+                            framing,
+                            body,
+                        };
                         return Ok(None);
                     }
                     let chunked = matches!(framing, Framing::Chunked(_));
-                    let State::Body { head, body, .. } =
-                        std::mem::replace(&mut self.state, State::Head)
-                    else {
-                        unreachable!("state checked above")
-                    };
                     return Ok(Some((head, body, chunked)));
                 }
             }
