@@ -325,3 +325,89 @@ async fn many_devices_connect_with_distinct_guids() {
     assert_eq!(summary.connected, 50);
     assert!(summary.connects_per_second > 0.0);
 }
+
+/// Reads an HTTP response from a channel until its end (a `</html>` page or the last chunk).
+async fn read_http_response(ch: &mut ChannelStream) -> String {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&got).to_string();
+        if text.contains("\r\n0\r\n\r\n") || text.contains("</html>") {
+            return text;
+        }
+        let n = tokio::time::timeout(Duration::from_secs(10), ch.read(&mut buf))
+            .await
+            .expect("response in time")
+            .unwrap();
+        assert!(n > 0, "channel closed before the response ended: {text}");
+        got.extend_from_slice(&buf[..n]);
+    }
+}
+
+#[tokio::test]
+async fn wsman_channel_to_16992_carries_http_with_digest() {
+    use md5::{Digest, Md5};
+    let pki = TestPki::new();
+    let cfg = ServerConfig::default();
+    let server = ApfServer::start(&pki, cfg.clone()).await;
+    let fleet = Fleet::start(&fleet_config(&server, &pki, &cfg, 1));
+    assert!(fleet.wait_connected(1, Duration::from_secs(10)).await);
+    let device = fleet.devices()[0].clone();
+    let conn = server.conn(0).await;
+    let guid = device.guid();
+    let body = "<?xml version=\"1.0\" encoding=\"utf-8\"?><Envelope xmlns=\"http://www.w3.org/2003/05/soap-envelope\" \
+         xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\">\
+         <Header><a:Action>http://schemas.xmlsoap.org/ws/2004/09/transfer/Get</a:Action><a:To>/wsman</a:To>\
+         <w:ResourceURI>http://intel.com/wbem/wscim/1/amt-schema/1/AMT_GeneralSettings</w:ResourceURI>\
+         <a:MessageID>0</a:MessageID><a:ReplyTo><a:Address>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:Address></a:ReplyTo>\
+         <w:OperationTimeout>PT60S</w:OperationTimeout></Header><Body></Body></Envelope>";
+
+    // As MPS does (spec/mps.md §2.2-2.3): first request without credentials gets the challenge.
+    let mut ch = conn
+        .open_channel(16992, 81920)
+        .await
+        .expect("channel to 16992");
+    let request = format!(
+        "POST /wsman HTTP/1.1\r\nHost: {guid}:16992\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    ch.write_all(request.as_bytes()).await.unwrap();
+    let challenge = read_http_response(&mut ch).await;
+    assert!(challenge.starts_with("HTTP/1.1 401"), "{challenge}");
+    let realm = device.digest_realm();
+    assert!(
+        challenge.contains(&format!("realm=\"{realm}\"")),
+        "{challenge}"
+    );
+    let nonce = challenge
+        .split("nonce=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("nonce")
+        .to_string();
+    drop(ch);
+
+    // Then a new channel with the digest answer.
+    let md5 = |s: String| hex::encode(Md5::digest(s.as_bytes()));
+    let ha1 = md5(format!("admin:{realm}:{ADMIN_PASSWORD}"));
+    let ha2 = md5("POST:/wsman".to_string());
+    let (nc, cnonce) = ("00000001", "c1e2d3");
+    let response = md5(format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"));
+    let auth = format!(
+        "Digest username=\"admin\",realm=\"{realm}\",nonce=\"{nonce}\",uri=\"/wsman\",qop=\"auth\",response=\"{response}\",nc=\"{nc}\",cnonce=\"{cnonce}\""
+    );
+    let mut ch = conn
+        .open_channel(16992, 81920)
+        .await
+        .expect("second channel to 16992");
+    let request = format!(
+        "POST /wsman HTTP/1.1\r\nAuthorization: {auth}\r\nHost: {guid}:16992\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    ch.write_all(request.as_bytes()).await.unwrap();
+    let answer = read_http_response(&mut ch).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("AMT_GeneralSettings"), "{answer}");
+    assert!(answer.contains(&device.hostname()), "{answer}");
+    fleet.shutdown().await;
+}

@@ -75,19 +75,21 @@ pub trait ChannelServices: Send + Sync + 'static {
     fn spawn(&self, port: u32, device: Device, stream: ChannelStream);
 }
 
-/// What a simulated AMT serves over CIRA: redirection on 16994/16995.
-/// (WS-Man on 16992/16993 is added when the simulator's WS-Man responder exists.)
+/// What a simulated AMT serves over CIRA: WS-Man on 16992/16993, redirection on 16994/16995.
 pub struct AmtServices;
 
 impl ChannelServices for AmtServices {
     fn accepts(&self, port: u32) -> bool {
-        matches!(port, 16994 | 16995)
+        matches!(port, 16992..=16995)
     }
 
     fn spawn(&self, port: u32, device: Device, stream: ChannelStream) {
         tokio::spawn(async move {
             let guid = device.guid();
-            let result = crate::redirection::serve(device, stream).await;
+            let result = match port {
+                16992 | 16993 => crate::wsman_server::serve(device, stream).await,
+                _ => crate::redirection::serve(device, stream).await,
+            };
             if let Err(e) = result {
                 tracing::debug!(%guid, port, error = %e, "channel service ended with an error");
             }
