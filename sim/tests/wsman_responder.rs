@@ -599,3 +599,83 @@ async fn generated_keys_are_real_rsa_keys() {
     let public = rsa::PublicKey::from_pkcs1_der(&der).expect("PKCS#1 RSA public key");
     assert_eq!(rsa::traits::PublicKeyParts::size(&public), 256);
 }
+
+#[tokio::test]
+async fn certificates_are_described_like_amt_describes_them() {
+    // The reference answer holds a real MPS root and AMT's own Subject/Issuer text for it.
+    let shared = std::env::var_os("OPENAMT_SHARED_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| "/work/shared".into());
+    let xml = std::fs::read_to_string(
+        shared.join("reference/wsman-responses/amt/publickey/certificate/get.xml"),
+    )
+    .expect("reference answer");
+    let reference = wsman::parse_response(&xml, wsman::ParseOptions::MPS).expect("parses");
+    let expected = &reference.body()["AMT_PublicKeyCertificate"];
+    let der = expected["X509Certificate"].as_str().expect("certificate");
+
+    let device = device(13);
+    activate_ccm(&device, "P@ssw0rd-Crt1").await;
+    let mut admin = Client::new(&device, "admin", "P@ssw0rd-Crt1");
+    let added = admin.invoke(&amt::add_trusted_root_certificate(der)).await;
+    assert_eq!(added["ReturnValue"], 0);
+    let duplicate = admin.invoke(&amt::add_trusted_root_certificate(der)).await;
+    assert_eq!(
+        duplicate["ReturnValue"], 2058,
+        "AMT refuses the same certificate twice"
+    );
+    let certificates = admin.enumerate("AMT_PublicKeyCertificate").await;
+    assert_eq!(certificates.len(), 1);
+    assert_eq!(certificates[0]["Subject"], expected["Subject"]);
+    assert_eq!(certificates[0]["Issuer"], expected["Issuer"]);
+    assert_eq!(
+        certificates[0]["X509Certificate"],
+        expected["X509Certificate"]
+    );
+    assert_eq!(certificates[0]["TrustedRootCertficate"], true);
+    let garbage = admin
+        .invoke(&amt::add_trusted_root_certificate(
+            "bm90IGEgY2VydGlmaWNhdGU=",
+        ))
+        .await;
+    assert_eq!(garbage["ReturnValue"], 36);
+}
+
+#[tokio::test]
+async fn pulls_page_through_large_enumerations() {
+    let device = device(14);
+    let mut client = Client::lsa(&device);
+    let enumerate = client.ok(&Call::enumerate("CIM_SoftwareIdentity")).await;
+    let context =
+        wsman::parse::value_text(&enumerate.body()["EnumerateResponse"]["EnumerationContext"])
+            .expect("context");
+    let mut seen = Vec::new();
+    for _ in 0..20 {
+        let page = client
+            .ok(&Call::pull_with_limits(
+                "CIM_SoftwareIdentity",
+                &context,
+                4,
+                99_999,
+            ))
+            .await;
+        let pull = &page.body()["PullResponse"];
+        match &pull["Items"]["CIM_SoftwareIdentity"] {
+            serde_json::Value::Array(items) => seen.extend(items.iter().cloned()),
+            one => seen.push(one.clone()),
+        }
+        if pull.get("EndOfSequence").is_some() {
+            break;
+        }
+        assert_eq!(
+            wsman::parse::value_text(&pull["EnumerationContext"]).as_deref(),
+            Some(context.as_str())
+        );
+    }
+    assert_eq!(seen.len(), 11, "every firmware entry once");
+    // The finished context is gone.
+    let (_, response) = client
+        .call(&Call::pull("CIM_SoftwareIdentity", &context))
+        .await;
+    assert!(response.body_text().contains("InvalidEnumerationContext"));
+}

@@ -71,10 +71,27 @@ pub const CLASSES: &[ClassDef] = &[
 
 const POWER_SERVICE: &str = "Intel(r) AMT Power Management Service";
 const BOOT_CONFIG: &str = "Intel(r) AMT: Boot Configuration 0";
-const BOOT_SOURCES: [(&str, &str); 3] = [
-    ("Intel(r) AMT: Force Hard-drive Boot", "CIM:Hard-Disk:1"),
-    ("Intel(r) AMT: Force PXE Boot", "CIM:Network:1"),
-    ("Intel(r) AMT: Force CD/DVD Boot", "CIM:CD/DVD:1"),
+/// Boot sources: (InstanceID, StructuredBootString, BIOSBootString). The "Force OCR" entries are the
+/// one-click-recovery targets MPS looks for (HTTPS boot, WinRE, local PBA).
+const BOOT_SOURCES: [(&str, &str, &str); 6] = [
+    ("Intel(r) AMT: Force Hard-drive Boot", "CIM:Hard-Disk:1", ""),
+    ("Intel(r) AMT: Force PXE Boot", "CIM:Network:1", ""),
+    ("Intel(r) AMT: Force CD/DVD Boot", "CIM:CD/DVD:1", ""),
+    (
+        "Intel(r) AMT: Force OCR UEFI HTTPS Boot 1",
+        "CIM:Network:2",
+        "UEFI HTTPS Boot",
+    ),
+    (
+        "Intel(r) AMT: Force OCR UEFI Boot Option 1",
+        "CIM:Hard-Disk:2",
+        "Windows Recovery Environment (WinRe)",
+    ),
+    (
+        "Intel(r) AMT: Force OCR UEFI Boot Option 2",
+        "CIM:Hard-Disk:3",
+        "Local PBA Pre-boot Application",
+    ),
 ];
 
 fn power_management_service(_: &Identity, _: &DeviceState) -> Vec<Instance> {
@@ -281,10 +298,14 @@ fn boot_capabilities(_: &Identity, _: &DeviceState) -> Vec<Instance> {
         ("ForceHardDriveBoot", "true"),
         ("ForceHardDriveSafeModeBoot", "false"),
         ("ForcePXEBoot", "true"),
+        ("ForceUEFIHTTPSBoot", "true"),
+        ("ForceUEFIPBABoot", "true"),
+        ("ForceWinREBoot", "true"),
         ("ForcedProgressEvents", "true"),
         ("IDER", "true"),
         ("InstanceID", "Intel(r) AMT:BootCapabilities 0"),
         ("KeyboardLock", "true"),
+        ("PlatformErase", "0"),
         ("PowerButtonLock", "false"),
         ("ResetButtonLock", "false"),
         ("SOL", "true"),
@@ -320,7 +341,7 @@ fn change_boot_order(ctx: &mut Ctx<'_>) -> OpResult<Output> {
             let Some(id) = source.selector("InstanceID") else {
                 return Ok(return_value(5));
             };
-            if !BOOT_SOURCES.iter().any(|(known, _)| *known == id) {
+            if !BOOT_SOURCES.iter().any(|(known, _, _)| *known == id) {
                 return Ok(return_value(5));
             }
             ctx.state.boot.boot_source = Some(id.to_string());
@@ -369,12 +390,21 @@ fn boot_service_state_change(ctx: &mut Ctx<'_>) -> OpResult<Output> {
 fn boot_source_settings(_: &Identity, _: &DeviceState) -> Vec<Instance> {
     BOOT_SOURCES
         .iter()
-        .map(|(id, boot_string)| {
-            Instance::new("CIM_BootSourceSetting")
+        .map(|(id, boot_string, bios_boot_string)| {
+            let mut instance = Instance::new("CIM_BootSourceSetting");
+            if !bios_boot_string.is_empty() {
+                instance = instance
+                    .with("BIOSBootString", *bios_boot_string)
+                    .with("BootString", "");
+            }
+            instance = instance
                 .with("ElementName", "Intel(r) AMT: Boot Source")
                 .with("FailThroughSupported", 2)
-                .with("InstanceID", *id)
-                .with("StructuredBootString", *boot_string)
+                .with("InstanceID", *id);
+            if !bios_boot_string.is_empty() {
+                instance = instance.with("StructuredBIOSBootString", format!("{boot_string}:0"));
+            }
+            instance.with("StructuredBootString", *boot_string)
         })
         .collect()
 }
