@@ -5,7 +5,8 @@
 //! The server runs in a child process (this program with `serve`), so its CPU (from /proc/<pid>/stat) is its own:
 //!
 //! ```text
-//! cargo run --release -p rps --example rest_bench -- [--db sqlite|postgres] [--connections 50] [--seconds 10] [--profiles 25]
+//! cargo run --release -p rps --example rest_bench -- [--db sqlite|postgres] [--connections 50] [--seconds 10]
+//!     [--profiles 25] [--cache-ttl-ms 1000]   (0: no read cache, every GET reads the database)
 //! ```
 //!
 //! `--db postgres` makes a scratch database on 127.0.0.1:5432 (user postgres, trust) and drops it afterwards.
@@ -26,7 +27,11 @@ use sea_orm::{ConnectionTrait, Database};
 const ADMIN_DB: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 fn arg(args: &[String], name: &str, default: &str) -> String {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned().unwrap_or_else(|| default.to_owned())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+        .unwrap_or_else(|| default.to_owned())
 }
 
 #[tokio::main]
@@ -34,31 +39,47 @@ async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("serve") {
-        return serve(&arg(&args, "--url", "sqlite::memory:")).await;
+        let ttl = arg(&args, "--cache-ttl-ms", "1000").parse()?;
+        return serve(&arg(&args, "--url", "sqlite::memory:"), ttl).await;
     }
     let db = arg(&args, "--db", "sqlite");
     let connections: usize = arg(&args, "--connections", "50").parse()?;
     let seconds: u64 = arg(&args, "--seconds", "10").parse()?;
     let profiles: usize = arg(&args, "--profiles", "25").parse()?;
+    let cache_ttl_ms = arg(&args, "--cache-ttl-ms", "1000");
 
     let scratch = tempfile::tempdir()?;
     let (url, pg_name) = match db.as_str() {
         "postgres" => {
             let name = format!("rps_bench_{}", std::process::id());
             let admin = Database::connect(ADMIN_DB).await?;
-            admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await?;
             admin.close().await?;
-            (format!("postgres://postgres@127.0.0.1:5432/{name}"), Some(name))
+            (
+                format!("postgres://postgres@127.0.0.1:5432/{name}"),
+                Some(name),
+            )
         }
-        _ => (format!("sqlite://{}?mode=rwc", scratch.path().join("bench.db").display()), None),
+        _ => (
+            format!(
+                "sqlite://{}?mode=rwc",
+                scratch.path().join("bench.db").display()
+            ),
+            None,
+        ),
     };
 
     let mut child = Command::new(std::env::current_exe()?)
-        .args(["serve", "--url", &url])
+        .args(["serve", "--url", &url, "--cache-ttl-ms", &cache_ttl_ms])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()?;
-    let stdout = child.stdout.take().ok_or_else(|| anyhow::anyhow!("no child stdout"))?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("no child stdout"))?;
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line)?;
     let addr: std::net::SocketAddr = line.trim().trim_start_matches("LISTENING ").parse()?;
@@ -67,20 +88,37 @@ async fn main() -> anyhow::Result<()> {
     for i in 0..profiles {
         let body = serde_json::json!({"profileName": format!("bench-profile-{i:03}"), "activation": "ccmactivate",
             "generateRandomPassword": true, "dhcpEnabled": true, "tags": ["bench", "rack-7"]});
-        let (status, _) = one_request(addr, "POST", "/api/v1/admin/profiles", Some(body.to_string())).await?;
+        let (status, _) = one_request(
+            addr,
+            "POST",
+            "/api/v1/admin/profiles",
+            Some(body.to_string()),
+        )
+        .await?;
         anyhow::ensure!(status == 201, "seeding profile {i} answered {status}");
     }
     let (_, list) = one_request(addr, "GET", "/api/v1/admin/profiles", None).await?;
     println!(
         "rps REST bench: {db}, {connections} keep-alive connections, {seconds} s per route, {profiles} profiles \
-         ({} byte list)",
+         ({} byte list), read cache TTL {cache_ttl_ms} ms",
         list.len()
     );
-    println!("{:<38} {:>10} {:>10} {:>9} {:>9} {:>14}", "route", "requests", "req/s", "p50 ms", "p99 ms", "server CPU/req");
+    println!(
+        "{:<38} {:>10} {:>10} {:>9} {:>9} {:>14}",
+        "route", "requests", "req/s", "p50 ms", "p99 ms", "server CPU/req"
+    );
     let counter = Arc::new(AtomicU64::new(0));
     for (label, method, path) in [
-        ("GET /api/v1/admin/profiles", "GET", "/api/v1/admin/profiles"),
-        ("POST /api/v1/admin/proxyconfigs", "POST", "/api/v1/admin/proxyconfigs"),
+        (
+            "GET /api/v1/admin/profiles",
+            "GET",
+            "/api/v1/admin/profiles",
+        ),
+        (
+            "POST /api/v1/admin/proxyconfigs",
+            "POST",
+            "/api/v1/admin/proxyconfigs",
+        ),
     ] {
         let cpu_before = cpu_seconds(pid)?;
         let started = Instant::now();
@@ -100,7 +138,10 @@ async fn main() -> anyhow::Result<()> {
         let elapsed = started.elapsed().as_secs_f64();
         let cpu = cpu_seconds(pid)? - cpu_before;
         latencies.sort_unstable();
-        let pct = |p: f64| latencies.get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)));
+        let pct = |p: f64| {
+            latencies
+                .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+        };
         let ms = |d: Option<&Duration>| d.map_or(0.0, |d| d.as_secs_f64() * 1000.0);
         let n = latencies.len() as f64;
         println!(
@@ -110,7 +151,11 @@ async fn main() -> anyhow::Result<()> {
             ms(pct(0.50)),
             ms(pct(0.99)),
             cpu / n * 1e6,
-            if failures > 0 { format!("  ({failures} non-2xx)") } else { String::new() }
+            if failures > 0 {
+                format!("  ({failures} non-2xx)")
+            } else {
+                String::new()
+            }
         );
     }
     if let Some(mut stdin) = child.stdin.take() {
@@ -119,17 +164,21 @@ async fn main() -> anyhow::Result<()> {
     let _ = child.wait();
     if let Some(name) = pg_name {
         let admin = Database::connect(ADMIN_DB).await?;
-        admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await?;
+        admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await?;
     }
     Ok(())
 }
 
 /// The child: RPS REST on a free port with a fake KV v2, until stdin closes.
-async fn serve(url: &str) -> anyhow::Result<()> {
+async fn serve(url: &str, cache_ttl_ms: u64) -> anyhow::Result<()> {
     let vault = secrets::test_server::TestVault::start("bench").await?;
     let store = secrets::open(&vault.config())?;
     let db = rps::Db::connect(url).await?;
-    let server = rps::RestServer::bind(([127, 0, 0, 1], 0).into(), db, store).await?;
+    let server = rps::RestServer::bind(([127, 0, 0, 1], 0).into(), db, store)
+        .await?
+        .cache_ttl(Duration::from_millis(cache_ttl_ms));
     println!("LISTENING {}", server.local_addr()?);
     std::io::stdout().flush()?;
     let stop = async {
@@ -146,9 +195,17 @@ async fn serve(url: &str) -> anyhow::Result<()> {
 /// utime + stime of `pid`, in seconds (Linux clock ticks are 100 per second).
 fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or_default();
+    let after_name = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .unwrap_or_default();
     let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     // Fields 14 and 15 of stat; after the name the state is index 0, so utime is 11 and stime 12.
     Ok((ticks(11) + ticks(12)) / 100.0)
 }

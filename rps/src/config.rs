@@ -56,6 +56,11 @@ pub struct RpsConfig {
     pub amt_tls_tunnel_persistent: bool,
     #[serde(deserialize_with = "boolean")]
     pub prevent_orphaned_devices: bool,
+    /// Milliseconds a cached GET answer may serve before it is read again (not a reference key). Writes through
+    /// this process retire the cache at once; the TTL bounds how long a write by another process sharing the
+    /// database goes unseen. 0 turns the cache off.
+    #[serde(deserialize_with = "number")]
+    pub rest_cache_ttl_ms: u64,
 }
 
 impl Default for RpsConfig {
@@ -82,6 +87,7 @@ impl Default for RpsConfig {
             amt_post_tls_reject: true,
             amt_tls_tunnel_persistent: true,
             prevent_orphaned_devices: false,
+            rest_cache_ttl_ms: 1000,
         }
     }
 }
@@ -123,6 +129,7 @@ impl fmt::Debug for RpsConfig {
             .field("wsman_max_attempts", &self.wsman_max_attempts)
             .field("mqtt_address", &self.mqtt_address)
             .field("prevent_orphaned_devices", &self.prevent_orphaned_devices)
+            .field("rest_cache_ttl_ms", &self.rest_cache_ttl_ms)
             .finish_non_exhaustive()
     }
 }

@@ -1,6 +1,7 @@
 //! The RPS REST API on port 8081, Open AMT compatible (rps.md §1).
 
 mod addresses;
+pub mod cache;
 mod ciraconfigs;
 mod common;
 mod domains;
@@ -17,6 +18,7 @@ mod wireless;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::ServiceExt;
@@ -41,6 +43,7 @@ pub struct AppState {
     pub secrets: Arc<dyn SecretStore>,
     /// The tenant of every request: the reference's stock middleware sets `''`.
     pub tenant: Arc<str>,
+    pub cache: Arc<cache::ResponseCache>,
 }
 
 /// The routes, with Express's behaviour around them (ETag/304, 404 page, body limit) but without the path
@@ -112,6 +115,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(http::not_found)
         .method_not_allowed_fallback(http::not_found)
         .layer(axum::middleware::from_fn(http::etag_layer))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state.cache),
+            cache::layer,
+        ))
         .layer(DefaultBodyLimit::max(http::BODY_LIMIT))
         .with_state(state)
 }
@@ -145,6 +152,9 @@ async fn version() -> Response {
     )
 }
 
+/// How long a cached GET answer may serve when another process writes the same database.
+pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(1);
+
 /// A bound REST listener: bind first (port 0 in tests), read the address, then run.
 pub struct RestServer {
     listener: TcpListener,
@@ -158,14 +168,22 @@ impl RestServer {
         secrets: Arc<dyn SecretStore>,
     ) -> std::io::Result<RestServer> {
         let listener = TcpListener::bind(addr).await?;
+        let cache = Arc::new(cache::ResponseCache::new(DEFAULT_CACHE_TTL));
         Ok(RestServer {
             listener,
             state: AppState {
                 db,
                 secrets,
                 tenant: Arc::from(""),
+                cache,
             },
         })
+    }
+
+    /// Sets the read cache's time-to-live; zero turns the cache off (see [`cache`]).
+    pub fn cache_ttl(mut self, ttl: Duration) -> Self {
+        self.state.cache = Arc::new(cache::ResponseCache::new(ttl));
+        self
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -199,7 +217,8 @@ pub async fn serve_rest(
     let addr = SocketAddr::new(config.web_host, config.web_port);
     let server = RestServer::bind(addr, db, secrets)
         .await
-        .map_err(|e| anyhow::anyhow!("binding {addr}: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("binding {addr}: {e}"))?
+        .cache_ttl(Duration::from_millis(config.rest_cache_ttl_ms));
     server.run(shutdown).await?;
     Ok(())
 }

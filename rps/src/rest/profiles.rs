@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use regex::Regex;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, IntoActiveModel,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use serde::Serialize;
@@ -479,66 +479,94 @@ impl ProfileView {
     }
 }
 
-/// Rows plus their WiFi links (by priority, then name) and proxy links (by name, then priority), as the
-/// reference's aggregate orders them; two queries for the whole page.
-async fn with_links(
-    state: &AppState,
-    rows: Vec<Versioned<profiles::Model>>,
-) -> Result<Vec<ProfileView>, DbErr> {
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    let names: Vec<String> = rows.iter().map(|r| r.model.profile_name.clone()).collect();
-    let tenant = &*state.tenant;
-    let wifi = profiles_wirelessconfigs::Entity::find()
-        .filter(profiles_wirelessconfigs::Column::TenantId.eq(tenant))
-        .filter(profiles_wirelessconfigs::Column::ProfileName.is_in(names.clone()))
-        .all(state.db.conn())
-        .await?;
-    let proxies = profiles_proxyconfigs::Entity::find()
-        .filter(profiles_proxyconfigs::Column::TenantId.eq(tenant))
-        .filter(profiles_proxyconfigs::Column::ProfileName.is_in(names))
-        .all(state.db.conn())
-        .await?;
-    let mut wifi_by: HashMap<String, Vec<WifiLink>> = HashMap::new();
-    for l in wifi {
-        wifi_by
-            .entry(l.profile_name.to_lowercase())
-            .or_default()
-            .push(WifiLink {
-                profile_name: l.wireless_profile_name,
-                priority: l.priority,
-            });
-    }
-    let mut proxy_by: HashMap<String, Vec<ProxyLink>> = HashMap::new();
-    for l in proxies {
-        proxy_by
-            .entry(l.profile_name.to_lowercase())
-            .or_default()
-            .push(ProxyLink {
-                name: l.proxy_config_name,
-                priority: l.priority,
-            });
-    }
-    Ok(rows
-        .into_iter()
-        .map(|row| {
-            let key = row.model.profile_name.to_lowercase();
-            let mut wifi = wifi_by.remove(&key).unwrap_or_default();
-            wifi.sort_by(|a, b| {
-                a.priority
-                    .cmp(&b.priority)
-                    .then_with(|| a.profile_name.cmp(&b.profile_name))
-            });
-            let mut proxies = proxy_by.remove(&key).unwrap_or_default();
-            proxies.sort_by(|a, b| {
-                a.name
-                    .cmp(&b.name)
-                    .then_with(|| a.priority.cmp(&b.priority))
-            });
-            ProfileView::new(row, wifi, proxies)
+/// A profile row with its links aggregated by the database as JSON text, so a page of profiles is one query.
+struct ProfileRow {
+    row: Versioned<profiles::Model>,
+    wifi_json: String,
+    proxy_json: String,
+}
+
+impl sea_orm::FromQueryResult for ProfileRow {
+    fn from_query_result(res: &sea_orm::QueryResult, pre: &str) -> Result<Self, DbErr> {
+        Ok(ProfileRow {
+            row: Versioned::from_query_result(res, pre)?,
+            wifi_json: res
+                .try_get::<Option<String>>(pre, "wifi_json")?
+                .unwrap_or_default(),
+            proxy_json: res
+                .try_get::<Option<String>>(pre, "proxy_json")?
+                .unwrap_or_default(),
         })
-        .collect())
+    }
+}
+
+/// `(SELECT <JSON array of {a: col_a, b: col_b}> FROM <table> WHERE it links to the outer profile)`.
+fn links_json(backend: DbBackend, table: &str, name_key: &str, name_col: &str) -> String {
+    let link = "l.profile_name = \"profiles\".\"profile_name\" AND l.tenant_id = \"profiles\".\"tenant_id\"";
+    match backend {
+        DbBackend::Postgres => format!(
+            "(SELECT COALESCE(json_agg(json_build_object('{name_key}', l.{name_col}, 'priority', l.priority)), \
+             '[]'::json)::text FROM {table} l WHERE {link})"
+        ),
+        _ => format!(
+            "(SELECT json_group_array(json_object('{name_key}', l.{name_col}, 'priority', l.priority)) \
+             FROM {table} l WHERE {link})"
+        ),
+    }
+}
+
+/// `SELECT profiles.*, version, wifi_json, proxy_json FROM profiles`.
+fn select_profiles(state: &AppState) -> sea_orm::Select<Profiles> {
+    let backend = state.db.backend();
+    let wifi = links_json(
+        backend,
+        "profiles_wirelessconfigs",
+        "profileName",
+        "wireless_profile_name",
+    );
+    let proxies = links_json(
+        backend,
+        "profiles_proxyconfigs",
+        "name",
+        "proxy_config_name",
+    );
+    select_versioned::<Profiles>()
+        .expr_as(sea_orm::sea_query::Expr::cust(wifi), "wifi_json")
+        .expr_as(sea_orm::sea_query::Expr::cust(proxies), "proxy_json")
+}
+
+/// WiFi links by priority then name, proxy links by name then priority, as the reference's aggregate orders them.
+fn view(p: ProfileRow) -> ProfileView {
+    #[derive(serde::Deserialize)]
+    struct Link {
+        #[serde(alias = "profileName")]
+        name: Option<String>,
+        priority: Option<i32>,
+    }
+    let parse = |text: &str| -> Vec<(String, i32)> {
+        serde_json::from_str::<Vec<Link>>(text)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|l| Some((l.name?, l.priority.unwrap_or_default())))
+            .collect()
+    };
+    let mut wifi = parse(&p.wifi_json);
+    wifi.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+    let mut proxies = parse(&p.proxy_json);
+    proxies.sort();
+    ProfileView::new(
+        p.row,
+        wifi.into_iter()
+            .map(|(profile_name, priority)| WifiLink {
+                profile_name,
+                priority,
+            })
+            .collect(),
+        proxies
+            .into_iter()
+            .map(|(name, priority)| ProxyLink { name, priority })
+            .collect(),
+    )
 }
 
 async fn find_row(
@@ -554,10 +582,13 @@ async fn find_row(
 }
 
 async fn find_view(state: &AppState, name: &str) -> Result<Option<ProfileView>, DbErr> {
-    let Some(row) = find_row(state, name).await? else {
-        return Ok(None);
-    };
-    Ok(with_links(state, vec![row]).await?.into_iter().next())
+    let row = select_profiles(state)
+        .filter(Column::ProfileName.eq(name))
+        .filter(Column::TenantId.eq(&*state.tenant))
+        .into_model::<ProfileRow>()
+        .one(state.db.conn())
+        .await?;
+    Ok(row.map(view))
 }
 
 pub async fn list(
@@ -568,20 +599,16 @@ pub async fn list(
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
-    let rows = select_versioned::<Profiles>()
+    let rows = select_profiles(&state)
         .filter(Column::TenantId.eq(&*state.tenant))
         .order_by_asc(Column::ProfileName)
         .limit(page.top)
         .offset(page.skip)
-        .into_model::<Versioned<profiles::Model>>()
+        .into_model::<ProfileRow>()
         .all(state.db.conn())
         .await;
-    let views = match rows {
-        Ok(rows) => with_links(&state, rows).await,
-        Err(e) => Err(e),
-    };
-    let views = match views {
-        Ok(v) => v,
+    let views: Vec<ProfileView> = match rows {
+        Ok(rows) => rows.into_iter().map(view).collect(),
         Err(e) => return db_failure("GET", "", e).into_response(),
     };
     let listing = if page.count {

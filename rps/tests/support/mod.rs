@@ -94,13 +94,19 @@ pub struct Running {
 impl Running {
     /// Starts RPS on `db_url` with the Vault backend pointed at a fresh fake KV v2.
     pub async fn start(db_url: &str) -> Running {
+        Self::start_with_cache(db_url, rps::rest::DEFAULT_CACHE_TTL).await
+    }
+
+    /// As [`Running::start`], with the read cache's TTL (zero: no cache).
+    pub async fn start_with_cache(db_url: &str, cache_ttl: std::time::Duration) -> Running {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let vault = TestVault::start(VAULT_TOKEN).await.expect("fake KV v2");
         let secrets = secrets::open(&vault.config()).expect("vault backend");
         let db = Db::connect(db_url).await.expect("database");
         let server = RestServer::bind(([127, 0, 0, 1], 0).into(), db.clone(), Arc::clone(&secrets))
             .await
-            .expect("bind");
+            .expect("bind")
+            .cache_ttl(cache_ttl);
         let addr = server.local_addr().expect("address");
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server.run(async {
