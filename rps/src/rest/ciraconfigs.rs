@@ -451,3 +451,143 @@ pub async fn delete(State(state): State<AppState>, Path(name): Path<String>) -> 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn messages(result: Result<Map<String, Value>, Vec<FieldError>>) -> Vec<(String, String)> {
+        result
+            .err()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| (e.path, e.msg))
+            .collect()
+    }
+
+    fn pairs<const N: usize>(list: [(&str, &str); N]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(p, m)| ((*p).to_owned(), (*m).to_owned()))
+            .collect()
+    }
+
+    fn valid() -> Value {
+        json!({"configName": "cfg", "mpsServerAddress": "192.168.8.50", "mpsPort": 4433, "username": "admin",
+               "commonName": "192.168.8.50", "serverAddressFormat": 3, "authMethod": 2, "mpsRootCertificate": "c"})
+    }
+
+    #[test]
+    fn post_rules_and_messages() {
+        assert!(validate_create(&valid()).is_ok());
+        assert_eq!(
+            messages(validate_create(&json!({}))),
+            pairs([
+                ("configName", "CIRA profile name is required"),
+                (
+                    "configName",
+                    "CIRA profile name accepts letters, numbers, underscore and hyphen only"
+                ),
+                (
+                    "serverAddressFormat",
+                    "MPS server address format is required"
+                ),
+                (
+                    "serverAddressFormat",
+                    "MPS server address format should be either 3(IPV4) , 4(IPV6) or 201(FQDN)"
+                ),
+                ("mpsServerAddress", "MPS server address is required"),
+                ("mpsServerAddress", "serverAddressFormat is required"),
+                ("mpsPort", "MPS port is required"),
+                (
+                    "mpsPort",
+                    "MPS Port value should range between 1024 and 49151"
+                ),
+                ("username", "MPS user name is required"),
+                ("username", "MPS user name should be alphanumeric"),
+                (
+                    "username",
+                    "MPS user name length should be in between 5 to 16"
+                ),
+                ("authMethod", "Authentication method is required"),
+                (
+                    "authMethod",
+                    "Authentication method should be either 1 (Mutual Auth) or 2 (username and password)"
+                ),
+                (
+                    "mpsRootCertificate",
+                    "MPS public root certificate is required"
+                ),
+            ])
+        );
+        let with = |key: &str, value: Value| {
+            let mut b = valid();
+            b[key] = value;
+            messages(validate_create(&b))
+        };
+        assert_eq!(
+            with("serverAddressFormat", json!(4)),
+            pairs([(
+                "mpsServerAddress",
+                "serverAddressFormat 4 requires IPV6 server address"
+            )])
+        );
+        let mut no_cn = valid();
+        no_cn.as_object_mut().unwrap().remove("commonName");
+        assert_eq!(
+            messages(validate_create(&no_cn)),
+            pairs([(
+                "mpsServerAddress",
+                "commonName is required when serverAddressFormat is 3"
+            )])
+        );
+        // `optional()` skips only an absent field: a null commonName is checked (and fails) like an empty one.
+        assert_eq!(with("commonName", Value::Null).len(), 2);
+        assert_eq!(
+            with("commonName", json!("host.example.com")),
+            pairs([("commonName", "Cert. Hostname(CN) should be an IP address.")])
+        );
+        assert_eq!(with("mpsServerAddress", json!("MPS.Example.com")).len(), 1);
+        let mut fqdn = valid();
+        fqdn["serverAddressFormat"] = json!(201);
+        fqdn["mpsServerAddress"] = json!("mps.example.com");
+        fqdn["commonName"] = json!("mps.example.com");
+        assert!(
+            validate_create(&fqdn).is_ok(),
+            "201 takes an FQDN and any commonName"
+        );
+    }
+
+    #[test]
+    fn patch_port_is_exclusive_and_numeric() {
+        let patch = |port: Value| {
+            messages(validate_update(
+                &json!({"configName": "cfg", "mpsPort": port}),
+            ))
+        };
+        let msg = pairs([(
+            "mpsPort",
+            "MPS Port value should range between 1024 and 49151",
+        )]);
+        assert_eq!(patch(json!(1024)), msg);
+        assert_eq!(patch(json!("4433")), msg);
+        assert!(patch(json!(4433)).is_empty());
+        assert_eq!(
+            messages(validate_update(
+                &json!({"configName": "cfg", "serverAddressFormat": 3})
+            )),
+            pairs([(
+                "serverAddressFormat",
+                "Server address is required to update"
+            )])
+        );
+        assert_eq!(
+            messages(validate_update(
+                &json!({"configName": "cfg", "commonName": "10.0.0.1"})
+            )),
+            pairs([(
+                "commonName",
+                "serverAddressFormat and mpsServerAddress is required"
+            )])
+        );
+    }
+}

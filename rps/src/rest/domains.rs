@@ -399,3 +399,128 @@ pub async fn delete(State(state): State<AppState>, Path(name): Path<String>) -> 
     }
     StatusCode::NO_CONTENT.into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A request body of the reference Postman collection, read at test time (its PFX files stay in shared/).
+    fn postman_body(name: &str) -> Value {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/reference/openamt-rps/rps.postman_collection.json"
+        );
+        let text =
+            std::fs::read_to_string(path).expect("reference collection beside the repository");
+        let collection: Value = serde_json::from_str(&text).expect("collection JSON");
+        fn find<'a>(items: &'a Value, name: &str) -> Option<&'a Value> {
+            items.as_array()?.iter().find_map(|i| {
+                if i["name"] == name {
+                    Some(i)
+                } else {
+                    find(&i["item"], name)
+                }
+            })
+        }
+        let raw = find(&collection["item"], name).expect("request")["request"]["body"]["raw"]
+            .as_str()
+            .expect("raw");
+        serde_json::from_str(&raw.replace("{{domainVersion}}", "1")).expect("JSON body")
+    }
+
+    fn messages(
+        result: Result<Map<String, Value>, Vec<super::super::validate::FieldError>>,
+    ) -> Vec<(String, String)> {
+        result
+            .err()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| (e.path, e.msg))
+            .collect()
+    }
+
+    fn at(year: i32) -> OffsetDateTime {
+        OffsetDateTime::new_utc(
+            time::Date::from_ordinal_date(year, 100).unwrap(),
+            time::Time::MIDNIGHT,
+        )
+    }
+
+    #[test]
+    fn empty_post_lists_every_rule_in_order() {
+        assert_eq!(
+            messages(validate_create(&json!({}), at(2026))),
+            [
+                ("profileName", "AMT Domain profile name is required"),
+                ("profileName", "AMT Domain profile name accepts letters, numbers, hyphens (-), and underscores (_)"),
+                ("provisioningCertPassword", "Provisioning Cert Password is required"),
+                ("domainSuffix", "Domain suffix name is required"),
+                ("provisioningCert", "Provisioning certificate is required"),
+                ("provisioningCertStorageFormat", "Provisioning Cert Storage Format is required"),
+                ("provisioningCertStorageFormat", "Provisioning Cert Storage Format should be either 'raw' or 'string'"),
+            ]
+            .map(|(p, m)| (p.to_owned(), m.to_owned()))
+        );
+    }
+
+    #[test]
+    fn reference_pfx_files_pass_or_fail_the_create_checks() {
+        let vprodemo = postman_body("Create Domain (vprodemo)");
+        assert!(validate_create(&vprodemo, at(2026)).is_ok());
+        assert!(validate_create(&postman_body("Create Domain (NewDomain)"), at(2026)).is_ok());
+
+        let cert_error = |body: Value, now| {
+            messages(validate_create(&body, now))
+                .first()
+                .map(|e| e.1.clone())
+        };
+        let mut wrong_password = vprodemo.clone();
+        wrong_password["provisioningCertPassword"] = json!("Wr0ng!pass");
+        assert_eq!(
+            cert_error(wrong_password, at(2026)).as_deref(),
+            Some(crate::pfx::DECRYPT_FAILED)
+        );
+        let mut other_suffix = vprodemo.clone();
+        other_suffix["domainSuffix"] = json!("example.org");
+        assert_eq!(
+            cert_error(other_suffix, at(2026)).as_deref(),
+            Some("FQDN not associated with provisioning certificate")
+        );
+        // The suffix compares the last two labels only.
+        let mut deeper = vprodemo.clone();
+        deeper["domainSuffix"] = json!("a.b.vprodemo.com");
+        assert!(validate_create(&deeper, at(2026)).is_ok());
+        assert_eq!(
+            cert_error(vprodemo.clone(), at(2040)).as_deref(),
+            Some("Uploaded certificate has expired")
+        );
+        let early = cert_error(vprodemo, at(2000)).unwrap_or_default();
+        assert!(
+            early.starts_with("Uploaded certificate is not yet valid: notBefore date ")
+                && early.ends_with("Z is in the future"),
+            "{early}"
+        );
+        // The PATCH examples carry a PFX that expired in 2023: accepted on PATCH, refused on POST.
+        let mut expired = postman_body("Update Domain Suffix");
+        expired["domainSuffix"] = json!("vprodemo.com");
+        assert_eq!(
+            cert_error(expired.clone(), at(2026)).as_deref(),
+            Some("Uploaded certificate has expired")
+        );
+        assert!(validate_update(&expired).is_ok());
+    }
+
+    #[test]
+    fn patch_rules() {
+        assert_eq!(
+            messages(validate_update(&json!({"profileName": "bad name", "provisioningCertStorageFormat": "pem",
+                                              "provisioningCertPassword": "x".repeat(65)}))),
+            [
+                ("profileName", "AMT Domain profile name accepts letters, numbers, hyphens (-), and underscores (_)"),
+                ("provisioningCertStorageFormat", "Provisioning Cert Storage Format is either \"raw\" or \"string\""),
+                ("provisioningCertPassword", "Password should not exceed 64 characters in length"),
+            ]
+            .map(|(p, m)| (p.to_owned(), m.to_owned()))
+        );
+    }
+}

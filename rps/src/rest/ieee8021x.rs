@@ -359,3 +359,68 @@ pub async fn delete(State(state): State<AppState>, Path(name): Path<String>) -> 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn messages(result: Result<Map<String, Value>, Vec<FieldError>>) -> Vec<(String, String)> {
+        result
+            .err()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| (e.path, e.msg))
+            .collect()
+    }
+
+    #[test]
+    fn protocols_depend_on_the_interface_and_pxe_timeout_on_wired() {
+        let wired = json!({"profileName": "w", "wiredInterface": true, "authenticationProtocol": 1, "pxeTimeout": 90000});
+        assert_eq!(
+            messages(validate(&wired, false)),
+            vec![
+                ("authenticationProtocol".to_owned(), "Authentication protocol must be one of 0:EAP-TLS, 3:PEAPv1/EAP-GTC, 5:EAP-FAST/GTC, 10:EAP-FAST/TLS, 2:PEAPv0/EAP-MSCHAPv2".to_owned()),
+                ("pxeTimeout".to_owned(), "PXE Timeout value should be 0 - 86400".to_owned()),
+            ]
+        );
+        let wireless =
+            json!({"profileName": "wl", "wiredInterface": false, "authenticationProtocol": 3});
+        assert_eq!(
+            messages(validate(&wireless, false)),
+            vec![(
+                "authenticationProtocol".to_owned(),
+                "Authentication protocol must be one of 0:EAP-TLS, 2:PEAPv0/EAP-MSCHAPv2"
+                    .to_owned()
+            )]
+        );
+        let text_timeout = json!({"profileName": "w", "wiredInterface": true, "authenticationProtocol": 0, "pxeTimeout": "120"});
+        assert_eq!(
+            messages(validate(&text_timeout, false)),
+            vec![(
+                "pxeTimeout".to_owned(),
+                "PXE Timeout must be number".to_owned()
+            )]
+        );
+        assert_eq!(
+            messages(validate(
+                &json!({"profileName": "n", "wiredInterface": true, "authenticationProtocol": 0}),
+                true
+            )),
+            vec![
+                (
+                    "pxeTimeout".to_owned(),
+                    "PXE Timeout is required".to_owned()
+                ),
+                (
+                    "pxeTimeout".to_owned(),
+                    "PXE Timeout must be number".to_owned()
+                ),
+                (
+                    "version".to_owned(),
+                    "Version is required to patch/update a record.".to_owned()
+                ),
+            ]
+        );
+    }
+}

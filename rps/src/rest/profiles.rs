@@ -1164,6 +1164,190 @@ pub async fn delete(State(state): State<AppState>, Path(name): Path<String>) -> 
 mod tests {
     use super::*;
 
+    fn messages(result: Result<Map<String, Value>, Vec<FieldError>>) -> Vec<(String, String)> {
+        result
+            .err()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| (e.path, e.msg))
+            .collect()
+    }
+
+    fn pairs<const N: usize>(list: [(&str, &str); N]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(p, m)| ((*p).to_owned(), (*m).to_owned()))
+            .collect()
+    }
+
+    fn known(wifi: &[&str], proxies: &[&str], ieee_wired: Option<bool>) -> Known {
+        Known {
+            wifi: wifi.iter().map(|s| s.to_lowercase()).collect(),
+            proxies: proxies.iter().map(|s| s.to_lowercase()).collect(),
+            ieee_wired,
+        }
+    }
+
+    #[test]
+    fn post_password_rules() {
+        let none = known(&[], &[], None);
+        assert!(validate_create(&json!({"profileName": "p", "activation": "ccmactivate", "generateRandomPassword": true,
+                                        "dhcpEnabled": true}), &none).is_ok());
+        assert_eq!(
+            messages(validate_create(
+                &json!({"profileName": "p", "activation": "ccmactivate", "dhcpEnabled": true}),
+                &none
+            )),
+            pairs([
+                (
+                    "activation",
+                    "Either generateRandomPassword should be enabled or provide amtPassword"
+                ),
+                (
+                    "generateRandomPassword",
+                    "If generate random AMT password is disabled, amtPassword is mandatory"
+                ),
+            ])
+        );
+        assert_eq!(
+            messages(validate_create(
+                &json!({"profileName": "p", "activation": "acmactivate", "generateRandomPassword": false,
+                                             "amtPassword": "weak", "dhcpEnabled": true}),
+                &none
+            )),
+            pairs([
+                ("activation", "MEBx Password is required for acmactivate"),
+                ("amtPassword", AMT_PASSWORD_RULE),
+                (
+                    "generateRandomMEBxPassword",
+                    "If generate random MEBx password is disabled, mebxPassword is mandatory"
+                ),
+            ])
+        );
+        assert_eq!(
+            messages(validate_create(
+                &json!({"profileName": "p", "activation": "ccmactivate", "generateRandomPassword": true,
+                                             "amtPassword": "P@ssw0rd", "dhcpEnabled": true}),
+                &none
+            )),
+            pairs([(
+                "generateRandomPassword",
+                "Either generate Random AMT Password should be enabled or should provide AMT Password but not both"
+            )])
+        );
+    }
+
+    #[test]
+    fn post_options_links_and_consent() {
+        let base = |extra: Value| {
+            let mut b = json!({"profileName": "p", "activation": "ccmactivate", "generateRandomPassword": true});
+            for (k, v) in extra.as_object().unwrap() {
+                b[k] = v.clone();
+            }
+            b
+        };
+        let none = known(&[], &[], None);
+        assert_eq!(
+            messages(validate_create(&base(json!({})), &none)),
+            pairs([
+                ("dhcpEnabled", "Invalid value"),
+                ("dhcpEnabled", "DHCP enabled must be a boolean")
+            ])
+        );
+        assert_eq!(
+            messages(validate_create(
+                &base(
+                    json!({"dhcpEnabled": false, "tlsMode": 4, "ciraConfigName": "c",
+                                                    "wifiConfigs": [{"profileName": "home", "priority": 1}]})
+                ),
+                &none
+            )),
+            pairs([
+                (
+                    "ciraConfigName",
+                    "CIRA cannot be configured if TLS is enabled"
+                ),
+                ("wifiConfigs", "Wifi supports only DHCP in AMT"),
+            ])
+        );
+        let links =
+            json!({"dhcpEnabled": true, "wifiConfigs": [{"profileName": "home", "priority": 256}]});
+        assert_eq!(
+            messages(validate_create(&base(links), &known(&["home"], &[], None))),
+            pairs([(
+                "wifiConfigs",
+                "wifi config priority should be an integer and between 1 and 255"
+            )])
+        );
+        let links = json!({"dhcpEnabled": true, "wifiConfigs": [{"profileName": "Home", "priority": 1},
+                           {"profileName": "gone", "priority": 2}, {"profileName": "lost", "priority": 3}],
+                           "proxyConfigs": [{"name": "px", "priority": 1}], "ieee8021xProfileName": "wl"});
+        assert_eq!(
+            messages(validate_create(
+                &base(links),
+                &known(&["home"], &[], Some(false))
+            )),
+            pairs([
+                (
+                    "wifiConfigs",
+                    "wifi configs gone,lost does not exists in db"
+                ),
+                ("proxyConfigs", "proxy configs px does not exists in db"),
+                (
+                    "ieee8021xProfileName",
+                    "Ieee8021x profile wl is for wireless interfaces"
+                ),
+            ])
+        );
+        assert_eq!(
+            messages(validate_create(
+                &base(
+                    json!({"dhcpEnabled": true, "userConsent": "KVM", "tlsSigningAuthority": "Other"})
+                ),
+                &none
+            )),
+            pairs([
+                (
+                    "tlsSigningAuthority",
+                    "TLS Signing Authority must be one of SelfSigned,MicrosoftCA"
+                ),
+                (
+                    "userConsent",
+                    "User consent is required for all the actions in client control mode"
+                ),
+            ])
+        );
+    }
+
+    #[test]
+    fn patch_needs_version_and_dhcp_for_wifi() {
+        let none = known(&[], &[], None);
+        assert_eq!(
+            messages(validate_update(
+                &json!({"profileName": "p", "activation": "ccmactivate",
+                                             "wifiConfigs": [{"profileName": "home", "priority": 1}]}),
+                &known(&["home"], &[], None)
+            )),
+            pairs([
+                ("wifiConfigs", "DHCP enabled should be true"),
+                ("version", "Version is required to patch/update a record."),
+            ])
+        );
+        assert_eq!(
+            messages(validate_update(
+                &json!({"profileName": "p", "activation": "x", "version": 1,
+                                             "ieee8021xProfileName": "none"}),
+                &none
+            )),
+            pairs([
+                ("activation", ACTIVATION_RULE),
+                (
+                    "ieee8021xProfileName",
+                    "IEEEProfile config none does not exists in db"
+                )
+            ])
+        );
+    }
+
     #[test]
     fn password_rule_matches_the_reference_pattern() {
         assert!(strong_password("P@ssw0rd"));

@@ -273,3 +273,60 @@ pub async fn delete(State(state): State<AppState>, Path(name): Path<String>) -> 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn messages(result: Result<Map<String, Value>, Vec<FieldError>>) -> Vec<(String, String)> {
+        result
+            .err()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| (e.path, e.msg))
+            .collect()
+    }
+
+    #[test]
+    fn post_rules_and_messages() {
+        assert!(
+            validate(
+                &json!({"name": "p1", "address": "proxy.example.com", "port": 3128,
+                                  "networkDnsSuffix": "example.com"}),
+                false
+            )
+            .is_ok()
+        );
+        let got = messages(validate(
+            &json!({"name": "", "address": "not a host", "networkDnsSuffix": "-bad-.com"}),
+            false,
+        ));
+        let want = [
+            ("name", "Proxy profile name is required"),
+            ("name", "Proxy profile name should be alphanumeric"),
+            (
+                "address",
+                "Server address must be a valid IPv4, IPv6, or FQDN",
+            ),
+            ("port", "Invalid value"),
+            ("port", "Port value should range between 1 and 65535"),
+            (
+                "networkDnsSuffix",
+                "Domain name of the network should contain alphanumeric and hyphens in the middle",
+            ),
+        ];
+        assert_eq!(got, want.map(|(p, m)| (p.to_owned(), m.to_owned())));
+        let got = messages(validate(
+            &json!({"address": "10.0.0.1", "port": 70000, "networkDnsSuffix": "example.com"}),
+            true,
+        ));
+        assert_eq!(
+            got,
+            vec![(
+                "port".to_owned(),
+                "Port value should range between 1 and 65535".to_owned()
+            )]
+        );
+    }
+}

@@ -436,3 +436,96 @@ pub async fn delete(State(state): State<AppState>, Path(name): Path<String>) -> 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn messages(result: Result<Map<String, Value>, Vec<FieldError>>) -> Vec<(String, String)> {
+        result
+            .err()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| (e.path, e.msg))
+            .collect()
+    }
+
+    fn pairs<const N: usize>(list: [(&str, &str); N]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(p, m)| ((*p).to_owned(), (*m).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn psk_and_8021x_rules() {
+        let psk = json!({"profileName": "home", "authenticationMethod": 6, "encryptionMethod": 4, "ssid": "net",
+                         "pskPassphrase": "short"});
+        assert_eq!(
+            messages(validate(&psk, None, false)),
+            pairs([(
+                "pskPassphrase",
+                "PSK Passphrase length should be greater than or equal to 8 and less than or equal to 63"
+            )])
+        );
+        let dot1x = json!({"profileName": "corp", "authenticationMethod": 7, "encryptionMethod": 4, "ssid": "net"});
+        assert_eq!(
+            messages(validate(&dot1x, None, false)),
+            pairs([("ieee8021xProfileName", "ieee8021xProfileName is required")])
+        );
+        let mut wired = dot1x.clone();
+        wired["ieee8021xProfileName"] = json!("wiredProf");
+        assert_eq!(
+            messages(validate(&wired, Some(true), false)),
+            pairs([(
+                "ieee8021xProfileName",
+                "Ieee8021x profile wiredProf is for wired interfaces"
+            )])
+        );
+        assert!(validate(&wired, Some(false), false).is_ok());
+        let mut psk_with_profile = psk.clone();
+        psk_with_profile["pskPassphrase"] = json!("Passphrase1");
+        psk_with_profile["ieee8021xProfileName"] = json!("wl");
+        assert_eq!(
+            messages(validate(&psk_with_profile, Some(false), false)),
+            pairs([(
+                "ieee8021xProfileName",
+                "ieee8021xProfileName can not be specified with the provided authenticationMethod"
+            )])
+        );
+    }
+
+    #[test]
+    fn enums_lengths_link_policy_and_version() {
+        let body = json!({"profileName": "bad-name", "authenticationMethod": 9, "encryptionMethod": 1,
+                          "ssid": "s".repeat(33), "linkPolicy": [1, 2]});
+        assert_eq!(
+            messages(validate(&body, None, true)),
+            pairs([
+                (
+                    "profileName",
+                    "Wireless profile name should be alphanumeric"
+                ),
+                (
+                    "authenticationMethod",
+                    "Authentication method must be one of 4:WPA PSK, 5:WPA IEEE 802.1x, 6:WPA2 PSK, 7:WPA2 IEEE 802.1x"
+                ),
+                (
+                    "encryptionMethod",
+                    "Encryption method must be one of 3:TKIP, 4:CCMP"
+                ),
+                ("ssid", "Maximum length is 32"),
+                (
+                    "linkPolicy",
+                    "Array values should be either 1: available on S0 AC, 14: available on Sx AC, 16: available on S0 DC, 224: available on Sx DC"
+                ),
+                ("version", "Version is required to patch/update a record."),
+            ])
+        );
+        let floats = json!({"profileName": "a", "authenticationMethod": 6, "encryptionMethod": 4, "ssid": "n",
+                            "pskPassphrase": "Passphrase1", "linkPolicy": [1.5]});
+        assert_eq!(
+            messages(validate(&floats, None, false)),
+            pairs([("linkPolicy", "Array does not contain integers")])
+        );
+    }
+}
