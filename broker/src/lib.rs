@@ -2,9 +2,11 @@
 //! (`broker/mosquitto/`), and the bus client every service publishes and subscribes with.
 
 pub mod acl;
+pub mod bench;
 mod bus;
 pub mod credentials;
 pub mod embedded;
+pub mod mosquitto;
 pub mod outbox;
 pub mod topic_filter;
 

@@ -4,8 +4,7 @@
 
 use std::{
     net::{Ipv4Addr, SocketAddr, TcpListener},
-    path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    path::PathBuf,
     time::Duration,
 };
 
@@ -104,146 +103,37 @@ pub async fn embedded() -> Embedded {
     }
 }
 
-/// Mosquitto with broker/mosquitto/mosquitto.conf and acl, its paths and port rewritten for a test.
+/// Mosquitto running the production configuration on a free port.
 pub struct Mosquitto {
     pub target: Target,
-    dir: tempfile::TempDir,
-    conf: PathBuf,
-    port: u16,
-    child: Option<Child>,
-}
-
-fn production_file(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("mosquitto")
-        .join(name)
+    process: broker::mosquitto::Mosquitto,
+    _dir: tempfile::TempDir,
 }
 
 impl Mosquitto {
     pub fn start() -> Mosquitto {
         init();
         let dir = tempfile::tempdir().expect("temp dir");
-        let config_dir = dir.path().join("config");
-        let data_dir = dir.path().join("data");
-        std::fs::create_dir_all(&config_dir).unwrap();
-        std::fs::create_dir_all(&data_dir).unwrap();
-
-        let store = certs::CertStore::open(&config_dir).expect("CA");
-        let hosts = vec!["localhost".to_string(), "127.0.0.1".to_string()];
-        store
-            .leaf(&certs::LeafSpec {
-                name: "broker",
-                common_name: "localhost",
-                hosts: &hosts,
-                key: certs::KeyKind::EcdsaP256,
-            })
-            .expect("broker certificate");
-        let credentials = Credentials::load_or_create(&config_dir).expect("credentials");
-        let passwords = config_dir.join("passwords");
-        for user in credentials.users() {
-            let status = Command::new("mosquitto_passwd")
-                .arg("-b")
-                .args(if passwords.exists() {
-                    vec![]
-                } else {
-                    vec!["-c"]
-                })
-                .arg(&passwords)
-                .arg(user)
-                .arg(credentials.password(user).unwrap())
-                .status()
-                .expect("mosquitto_passwd (Debian package mosquitto)");
-            assert!(status.success());
-        }
-        std::fs::copy(production_file("acl"), config_dir.join("acl")).unwrap();
-
-        let port = free_port();
-        let production = std::fs::read_to_string(production_file("mosquitto.conf")).unwrap();
-        let conf_text = production
-            .replace("/mosquitto/config/", &format!("{}/", config_dir.display()))
-            .replace("/mosquitto/data/", &format!("{}/", data_dir.display()))
-            .replace("listener 8883", &format!("listener {port} 127.0.0.1"));
-        assert!(
-            conf_text.contains(&format!("listener {port}")),
-            "production config changed shape"
-        );
-        // Started as root, Mosquitto drops to the `mosquitto` user, which cannot read the test's
-        // private temporary directory; it stays the invoking user instead (ignored when not root).
-        let conf_text = format!("{conf_text}\nuser {}\n", whoami());
-        let conf = dir.path().join("mosquitto.conf");
-        std::fs::write(&conf, conf_text).unwrap();
-
+        let process = broker::mosquitto::Mosquitto::start(dir.path(), free_port())
+            .unwrap_or_else(|e| panic!("{e}"));
         let target = Target {
-            url: format!("mqtts://localhost:{port}").parse().unwrap(),
-            ca_pem: store.ca_pem().as_bytes().to_vec(),
-            ca_path: store.ca_path(),
-            credentials,
+            url: process.url().parse().unwrap(),
+            ca_pem: process.ca_pem.as_bytes().to_vec(),
+            ca_path: process.ca_path.clone(),
+            credentials: process.credentials.clone(),
         };
-        let mut mosquitto = Mosquitto {
+        Mosquitto {
             target,
-            dir,
-            conf,
-            port,
-            child: None,
-        };
-        mosquitto.resume();
-        mosquitto
+            process,
+            _dir: dir,
+        }
     }
 
-    /// Starts (again) on the same port with the same persistence directory.
     pub fn resume(&mut self) {
-        assert!(self.child.is_none());
-        let log = std::fs::File::create(self.dir.path().join("mosquitto.log")).unwrap();
-        let child = Command::new("mosquitto")
-            .arg("-c")
-            .arg(&self.conf)
-            .stdout(Stdio::from(log.try_clone().unwrap()))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("mosquitto (Debian package mosquitto)");
-        self.child = Some(child);
-        for _ in 0..300 {
-            if std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        panic!("mosquitto did not start: {}", self.log());
+        self.process.resume().unwrap_or_else(|e| panic!("{e}"));
     }
 
-    /// Stops the broker gracefully (it saves its persistence file).
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            terminate(child.id());
-            let _ = child.wait();
-        }
-    }
-
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("mosquitto.log")).unwrap_or_default()
-    }
-}
-
-fn whoami() -> String {
-    Command::new("id")
-        .arg("-un")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_else(|_| "root".into())
-}
-
-fn terminate(pid: u32) {
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(pid.to_string())
-        .status();
-}
-
-impl Drop for Mosquitto {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.process.stop();
     }
 }
