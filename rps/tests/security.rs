@@ -116,3 +116,44 @@ async fn cors_preflight_and_headers_as_the_reference() {
     assert_eq!(headers["access-control-allow-origin"], "*");
     rps.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_and_oversized_bodies_get_clear_errors() {
+    let db = TestDb::sqlite();
+    let rps = Running::start(db.url()).await;
+    let url = rps.url("/api/v1/admin/profiles");
+    let raw = |body: &'static str| {
+        let url = url.clone();
+        async move {
+            use http_body_util::{BodyExt, Full};
+            use hyper_util::client::legacy::Client;
+            let client: Client<_, Full<axum::body::Bytes>> =
+                Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
+            let request = hyper::Request::post(url)
+                .header("content-type", "application/json")
+                .body(Full::new(axum::body::Bytes::from(body)))
+                .unwrap();
+            let response = client.request(request).await.unwrap();
+            let status = response.status().as_u16();
+            let _ = response.into_body().collect().await;
+            status
+        }
+    };
+    assert_eq!(raw("{\"profileName\": ").await, 400, "truncated JSON");
+    assert_eq!(
+        raw("\"just a string\"").await,
+        400,
+        "JSON that is not an object"
+    );
+    let huge: &'static str =
+        Box::leak(format!("{{\"tags\": [\"{}\"]}}", "x".repeat(200 * 1024)).into_boxed_str());
+    assert_eq!(
+        raw(huge).await,
+        413,
+        "bodies over 100 kB, as express.json()"
+    );
+    // The server is still fine afterwards.
+    let (status, _, _) = request("GET", &rps.url("/api/v1/admin/profiles"), &[], None).await;
+    assert_eq!(status, 200);
+    rps.stop().await;
+}
