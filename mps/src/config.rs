@@ -62,6 +62,11 @@ pub struct MpsConfig {
     pub wsman_max_concurrent: usize,
     /// How often batched `lastseen` writes are flushed, milliseconds.
     pub lastseen_flush_ms: u64,
+    /// `host:port` at which the router reaches this instance's REST and relay listener, published
+    /// in its status and in device presence. Empty: `<instance_name>:<bound web port>`.
+    pub instance_address: String,
+    /// Also publish the reference's JSON events on `mps/events` (for existing subscribers).
+    pub reference_events: bool,
 }
 
 #[derive(Clone, Serialize, Deserialize)]
@@ -110,6 +115,8 @@ impl std::fmt::Debug for MpsConfig {
             .field("generate_certificates", &self.generate_certificates)
             .field("data_dir", &self.data_dir)
             .field("global_cira_credentials", &self.global_cira_credentials)
+            .field("instance_address", &self.instance_address)
+            .field("reference_events", &self.reference_events)
             .finish_non_exhaustive()
     }
 }
@@ -158,6 +165,8 @@ impl Default for MpsConfig {
             wsman_timeout_secs: 30,
             wsman_max_concurrent: 3,
             lastseen_flush_ms: 5_000,
+            instance_address: String::new(),
+            reference_events: false,
         }
     }
 }

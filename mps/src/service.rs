@@ -183,7 +183,15 @@ impl Mps {
         };
         crate::amt::power::power_action(&amt, action)
             .await
-            .map_err(|f| PowerError::Failed(format!("{f:?}")))
+            .map_err(|f| match f {
+                crate::amt::Failure::Wsman(crate::wsman_client::WsmanError::Timeout(d)) => {
+                    PowerError::Timeout(d)
+                }
+                crate::amt::Failure::Wsman(crate::wsman_client::WsmanError::Channel(
+                    crate::cira::ChannelError::TunnelClosed,
+                )) => PowerError::NotConnected,
+                f => PowerError::Failed(format!("{f:?}")),
+            })
     }
 
     pub async fn device_secrets(
@@ -211,6 +219,8 @@ pub enum RemoveError {
 pub enum PowerError {
     #[error("device not connected to this MPS")]
     NotConnected,
+    #[error("the device did not answer within {0:?}")]
+    Timeout(std::time::Duration),
     #[error("power action failed: {0}")]
     Failed(String),
 }

@@ -1,8 +1,13 @@
 //! The connection registry: guid → the CIRA tunnel this instance holds for that device, plus a
 //! broadcast of connect/disconnect facts for whoever publishes them (the bus, tests).
+//!
+//! Facts are emitted while the map entry is locked, so for one device they come out in the order
+//! the map changed: a tunnel's "disconnected" can never overtake its successor's "connected".
 
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
+use std::time::{Duration, SystemTime};
 
 use dashmap::DashMap;
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -15,8 +20,40 @@ use crate::wsman_client::DeviceWsman;
 /// A fact about tunnels, for the bus publisher and for tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConnectionEvent {
-    Connected { guid: String, tenant_id: String },
-    Disconnected { guid: String },
+    Connected {
+        guid: String,
+        tenant_id: String,
+        hostname: Option<String>,
+        peer: Option<SocketAddr>,
+        at: SystemTime,
+    },
+    Disconnected {
+        guid: String,
+        tenant_id: String,
+        cause: DisconnectCause,
+        /// Human-readable detail (the I/O or protocol error); never a secret.
+        detail: String,
+        connected_for: Duration,
+    },
+}
+
+/// Why a tunnel ended (spec §1.9 triggers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DisconnectCause {
+    /// TCP/TLS closed or failed.
+    ConnectionLost,
+    /// Nothing heard from the device within the idle timeout.
+    IdleTimeout,
+    /// The same device authenticated on a newer tunnel.
+    Replaced,
+    /// The device sent APF DISCONNECT.
+    DeviceDisconnect,
+    /// REST `DELETE /devices/disconnect/:guid`.
+    Administrative,
+    /// This MPS instance is shutting down.
+    Shutdown,
+    /// The device broke the APF protocol.
+    ProtocolError,
 }
 
 /// KVM / SOL / IDER sessions in use (one of each per device), for the redirection relay.
@@ -49,6 +86,11 @@ pub struct DeviceConnection {
     amt_password: RwLock<Option<String>>,
     pub redirection: RedirectionFlags,
     pub(crate) wsman: DeviceWsman,
+    /// The device's address as seen on the CIRA socket.
+    pub peer: Option<SocketAddr>,
+    /// The registry's hostname at connect time.
+    pub hostname: Option<String>,
+    pub connected_at: SystemTime,
 }
 
 impl std::fmt::Debug for DeviceConnection {
@@ -81,6 +123,40 @@ impl DeviceConnection {
             amt_password: RwLock::new(amt_password),
             redirection: RedirectionFlags::default(),
             wsman: DeviceWsman::new(wsman_limit),
+            peer: None,
+            hostname: None,
+            connected_at: SystemTime::now(),
+        }
+    }
+
+    /// Where the tunnel comes from and the device's registered hostname (for the connect event).
+    pub(crate) fn with_origin(
+        mut self,
+        peer: Option<SocketAddr>,
+        hostname: Option<String>,
+    ) -> Self {
+        self.peer = peer;
+        self.hostname = hostname;
+        self
+    }
+
+    fn connected_event(&self) -> ConnectionEvent {
+        ConnectionEvent::Connected {
+            guid: self.guid.clone(),
+            tenant_id: self.tenant_id.clone(),
+            hostname: self.hostname.clone(),
+            peer: self.peer,
+            at: self.connected_at,
+        }
+    }
+
+    fn disconnected_event(&self, cause: DisconnectCause, detail: String) -> ConnectionEvent {
+        ConnectionEvent::Disconnected {
+            guid: self.guid.clone(),
+            tenant_id: self.tenant_id.clone(),
+            cause,
+            detail,
+            connected_for: self.connected_at.elapsed().unwrap_or_default(),
         }
     }
 
@@ -125,6 +201,8 @@ impl DeviceConnection {
 pub struct Connections {
     map: DashMap<String, Arc<DeviceConnection>>,
     events: broadcast::Sender<ConnectionEvent>,
+    /// The lossless feed of the bus publisher (a broadcast drops events when its reader lags).
+    feed: OnceLock<mpsc::UnboundedSender<ConnectionEvent>>,
 }
 
 impl Default for Connections {
@@ -132,6 +210,7 @@ impl Default for Connections {
         Self {
             map: DashMap::new(),
             events: broadcast::channel(1024).0,
+            feed: OnceLock::new(),
         }
     }
 }
@@ -164,26 +243,60 @@ impl Connections {
         self.events.subscribe()
     }
 
+    /// Every fact from now on, none dropped, in order per device. Only one taker (the bus
+    /// publisher); later calls get `None`.
+    pub fn take_feed(&self) -> Option<mpsc::UnboundedReceiver<ConnectionEvent>> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.feed.set(tx).ok().map(|()| rx)
+    }
+
+    /// Called with the map entry locked.
+    fn emit(&self, ev: ConnectionEvent) {
+        if let Some(feed) = self.feed.get() {
+            let _ = feed.send(ev.clone());
+        }
+        let _ = self.events.send(ev);
+    }
+
     /// Installs a new tunnel; returns the one it replaces, if any.
     pub(crate) fn insert(&self, conn: Arc<DeviceConnection>) -> Option<Arc<DeviceConnection>> {
-        let ev = ConnectionEvent::Connected {
-            guid: conn.guid.clone(),
-            tenant_id: conn.tenant_id.clone(),
-        };
-        let old = self.map.insert(conn.guid.clone(), conn);
-        let _ = self.events.send(ev);
-        old
+        use dashmap::mapref::entry::Entry;
+        match self.map.entry(conn.guid.clone()) {
+            Entry::Occupied(mut e) => {
+                let old = e.insert(conn.clone());
+                self.emit(old.disconnected_event(
+                    DisconnectCause::Replaced,
+                    "a newer tunnel of the same device replaced this one".into(),
+                ));
+                self.emit(conn.connected_event());
+                Some(old)
+            }
+            Entry::Vacant(e) => {
+                e.insert(conn.clone());
+                self.emit(conn.connected_event());
+                None
+            }
+        }
     }
 
     /// Removes the entry only if it is still this socket's (a newer tunnel may have replaced it).
-    pub(crate) fn remove_if_current(&self, guid: &str, id: u64) -> bool {
-        let removed = self.map.remove_if(guid, |_, c| c.id == id).is_some();
-        if removed {
-            let _ = self.events.send(ConnectionEvent::Disconnected {
-                guid: guid.to_string(),
-            });
-        }
-        removed
+    pub(crate) fn remove_if_current(
+        &self,
+        guid: &str,
+        id: u64,
+        cause: DisconnectCause,
+        detail: String,
+    ) -> bool {
+        let mut detail = Some(detail);
+        self.map
+            .remove_if(guid, |_, c| {
+                let current = c.id == id;
+                if current {
+                    self.emit(c.disconnected_event(cause, detail.take().unwrap_or_default()));
+                }
+                current
+            })
+            .is_some()
     }
 
     pub fn disconnect_all(&self) {

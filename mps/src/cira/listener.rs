@@ -36,13 +36,19 @@ pub async fn run(
         let acceptor = acceptor.clone();
         let mps = mps.clone();
         let shutdown = shutdown.clone();
-        sessions.spawn(async move {
-            match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
-                Ok(Ok(tls)) => Session::new(mps, tls).run(shutdown).await,
+        let tracker = sessions.clone();
+        let fut = async move {
+            match tokio::time::timeout(handshake_timeout, Box::pin(acceptor.accept(tcp))).await {
+                // The session gets its own task: the handshake task's state is freed, and the
+                // idle tunnel's task holds only the session itself.
+                Ok(Ok(tls)) => {
+                    tracker.spawn(Session::new(mps, tls).run(shutdown));
+                }
                 Ok(Err(e)) => tracing::debug!(%peer, error = %e, "CIRA: TLS handshake failed"),
                 Err(_) => tracing::debug!(%peer, "CIRA: TLS handshake timed out"),
             }
-        });
+        };
+        sessions.spawn(fut);
     }
     sessions.close();
     let _ = tokio::time::timeout(Duration::from_secs(5), sessions.wait()).await;

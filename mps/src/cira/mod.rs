@@ -6,4 +6,6 @@ pub(crate) mod listener;
 pub(crate) mod session;
 
 pub use channel::{ChannelError, ChannelStream};
-pub use connections::{ConnectionEvent, Connections, DeviceConnection, RedirectionFlags};
+pub use connections::{
+    ConnectionEvent, Connections, DeviceConnection, DisconnectCause, RedirectionFlags,
+};

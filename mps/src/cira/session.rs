@@ -22,7 +22,7 @@ use tokio_rustls::server::TlsStream;
 use tokio_util::sync::CancellationToken;
 
 use super::channel::{ChannelError, ChannelStream};
-use super::connections::DeviceConnection;
+use super::connections::{DeviceConnection, DisconnectCause};
 use crate::registry::Device;
 use crate::service::Mps;
 
@@ -101,7 +101,8 @@ pub(crate) struct Session {
     acc: BytesMut,
     out: BytesMut,
     guid: Option<String>,
-    row: Option<Device>,
+    /// The registry row (boxed: an idle tunnel should not carry it inline).
+    row: Option<Box<Device>>,
     conn: Option<Arc<DeviceConnection>>,
     id: u64,
     cmd_tx: mpsc::UnboundedSender<SessionCmd>,
@@ -146,7 +147,7 @@ impl Session {
     /// Runs until the device goes away, misbehaves, idles out, or MPS drops the tunnel.
     pub(crate) async fn run(mut self, shutdown: CancellationToken) {
         let peer = self.tls.get_ref().0.peer_addr().ok();
-        let end = self.event_loop(&shutdown).await;
+        let end = Box::pin(self.event_loop(&shutdown)).await;
         let guid = self.guid.clone().unwrap_or_default();
         match &end {
             End::Protocol(e) => {
@@ -161,7 +162,8 @@ impl Session {
             }
             other => tracing::info!(guid, peer = ?peer, reason = ?other, "CIRA: connection closed"),
         }
-        self.teardown().await;
+        let (cause, detail) = disconnect_cause(&end, &shutdown);
+        Box::pin(self.teardown(cause, detail)).await;
     }
 
     async fn event_loop(&mut self, shutdown: &CancellationToken) -> End {
@@ -269,7 +271,7 @@ impl Session {
                     return Some(End::Protocol(e));
                 }
             };
-            if let Some(end) = self.message(msg).await {
+            if let Some(end) = Box::pin(self.message(msg)).await {
                 return Some(end);
             }
         }
@@ -285,12 +287,10 @@ impl Session {
         if self.out.is_empty() {
             return Ok(());
         }
-        let out = self.out.split().freeze();
+        // Take the whole buffer so that an idle tunnel keeps no spare capacity.
+        let out = std::mem::take(&mut self.out).freeze();
         self.tls.write_all(&out).await?;
         self.tls.flush().await?;
-        if self.out.capacity() > 64 * 1024 {
-            self.out = BytesMut::new();
-        }
         Ok(())
     }
 
@@ -305,7 +305,7 @@ impl Session {
                     "CIRA: protocol version"
                 );
                 match self.mps.registry().get(&guid, None).await {
-                    Ok(Some(row)) => self.row = Some(row),
+                    Ok(Some(row)) => self.row = Some(Box::new(row)),
                     Ok(None) if self.mps.config().global_cira_credentials.is_some() => {
                         self.row = None
                     }
@@ -498,25 +498,31 @@ impl Session {
             return Err("wrong CIRA credentials");
         }
         if by_global && self.row.is_none() {
-            self.row = Some(
-                self.enrol(&guid, &String::from_utf8_lossy(username))
-                    .await?,
-            );
+            let row = self
+                .enrol(&guid, &String::from_utf8_lossy(username))
+                .await?;
+            self.row = Some(Box::new(row));
         }
         let tenant = self
             .row
             .as_ref()
             .map(|r| r.tenant_id.clone())
             .unwrap_or_default();
-        let conn = Arc::new(DeviceConnection::new(
-            guid.clone(),
-            tenant,
-            self.id,
-            self.cmd_tx.clone(),
-            self.closed.clone(),
-            secrets.and_then(|s| s.amt_password),
-            self.mps.config().wsman_max_concurrent,
-        ));
+        let conn = Arc::new(
+            DeviceConnection::new(
+                guid.clone(),
+                tenant,
+                self.id,
+                self.cmd_tx.clone(),
+                self.closed.clone(),
+                secrets.and_then(|s| s.amt_password),
+                self.mps.config().wsman_max_concurrent,
+            )
+            .with_origin(
+                self.tls.get_ref().0.peer_addr().ok(),
+                self.row.as_ref().and_then(|r| r.hostname.clone()),
+            ),
+        );
         if let Some(old) = self.mps.connections().insert(conn.clone()) {
             tracing::info!(guid, "CIRA: new tunnel replaces the previous one");
             old.disconnect();
@@ -665,7 +671,7 @@ impl Session {
         None
     }
 
-    async fn teardown(mut self) {
+    async fn teardown(mut self, cause: DisconnectCause, detail: String) {
         self.closed.cancel();
         // Dropping the channel table ends every stream (EOF) and fails every pending open.
         self.channels.clear();
@@ -673,12 +679,30 @@ impl Session {
             && self
                 .mps
                 .connections()
-                .remove_if_current(&conn.guid, self.id)
+                .remove_if_current(&conn.guid, self.id, cause, detail)
             && let Err(e) = self.mps.registry().mark_disconnected(&conn.guid).await
         {
             tracing::error!(guid = conn.guid, error = %e, "CIRA: recording the disconnect failed");
         }
         let _ = tokio::time::timeout(Duration::from_secs(2), self.tls.shutdown()).await;
+    }
+}
+
+/// The §1.9 trigger behind a session's end, for the disconnect event (a replaced tunnel never
+/// gets this far: its successor already owns the registry entry).
+fn disconnect_cause(end: &End, shutdown: &CancellationToken) -> (DisconnectCause, String) {
+    match end {
+        End::Idle => (DisconnectCause::IdleTimeout, String::new()),
+        End::Protocol(e) => (DisconnectCause::ProtocolError, e.to_string()),
+        End::Io(e) => (DisconnectCause::ConnectionLost, e.to_string()),
+        End::DeviceDisconnect => (DisconnectCause::DeviceDisconnect, String::new()),
+        End::Shutdown => (DisconnectCause::Shutdown, String::new()),
+        // An explicit drop: the REST disconnect route, or every tunnel at shutdown.
+        End::Replaced if shutdown.is_cancelled() => (DisconnectCause::Shutdown, String::new()),
+        End::Replaced => (DisconnectCause::Administrative, String::new()),
+        End::PeerClosed | End::NotAllowed | End::AuthFailed | End::HttpProbe => {
+            (DisconnectCause::ConnectionLost, String::new())
+        }
     }
 }
 

@@ -147,8 +147,8 @@ async fn handle(
     crate::amt::run(op, &mps, &conn, req).await
 }
 
-const DMTF_POWER_STATES: &[i64] = &[2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 17];
-const EXTENDED_POWER_STATES: &[i64] = &[
+pub(crate) const DMTF_POWER_STATES: &[i64] = &[2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 17];
+pub(crate) const EXTENDED_POWER_STATES: &[i64] = &[
     100, 101, 104, 105, 106, 107, 108, 109, 110, 200, 201, 202, 203, 300, 301, 400, 401, 500, 501,
 ];
 

@@ -8,6 +8,9 @@ mod misc;
 pub mod validate;
 
 pub use auth::{RedirectionClaims, verify_redirection_token};
+// The bus consumers validate what they accept exactly as REST does.
+pub(crate) use amt::{DMTF_POWER_STATES, EXTENDED_POWER_STATES};
+pub(crate) use devices::validate_device_body;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
