@@ -78,6 +78,7 @@ pub async fn start(
         .with_context(|| format!("creating {}", config.data_dir.display()))?;
 
     let registry = connect_with_backoff(&config.database_url()).await?;
+    wait_for_secret_store(&deps.secrets).await;
     let certs = crate::tls::load_or_create(
         &deps.secrets,
         &config.common_name,
@@ -161,6 +162,21 @@ pub async fn start(
         mps,
         task,
     })
+}
+
+/// The reference waits for Vault's health (with back-off) before loading its certificates; a store
+/// that stays unready is reported and start-up goes on (loading MPSCerts then says why it failed).
+async fn wait_for_secret_store(store: &Arc<dyn SecretStore>) {
+    let mut delay = Duration::from_millis(200);
+    for attempt in 1..=6 {
+        match store.health().await {
+            Ok(h) if h.ready => return,
+            Ok(h) => tracing::warn!(attempt, store = %h.name, "secret store not ready, retrying"),
+            Err(e) => tracing::warn!(attempt, error = %e, "secret store unreachable, retrying"),
+        }
+        tokio::time::sleep(delay).await;
+        delay *= 2;
+    }
 }
 
 /// The reference retries the database with exponential back-off at start-up.
