@@ -48,6 +48,30 @@ impl Drop for PgDatabase {
     }
 }
 
+/// Runs `sql` in database `db`.
+pub fn psql_db(db: &str, sql: &str) {
+    let out = Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            db,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            sql,
+        ])
+        .output()
+        .expect("psql must be installed to run the Postgres tests");
+    assert!(
+        out.status.success(),
+        "psql {sql:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 pub fn psql(sql: &str) {
     let out = Command::new("psql")
         .args([
