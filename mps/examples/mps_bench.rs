@@ -159,6 +159,7 @@ async fn run_bench() -> anyhow::Result<()> {
         config,
         MpsDeps {
             secrets: store.clone(),
+            bus: None,
         },
         shutdown.clone(),
     )

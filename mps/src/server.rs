@@ -22,6 +22,9 @@ use crate::service::Mps;
 #[derive(Clone)]
 pub struct MpsDeps {
     pub secrets: Arc<dyn SecretStore>,
+    /// The bus, made with [`crate::events::bus_config`] (its last will is this instance's
+    /// OFFLINE status). `None`: REST and CIRA only, nothing published or consumed.
+    pub bus: Option<broker::Bus>,
 }
 
 impl MpsDeps {
@@ -38,7 +41,7 @@ impl MpsDeps {
             },
         };
         let secrets = secrets::open(&store_config).context("opening the secret store")?;
-        Ok(Self { secrets })
+        Ok(Self { secrets, bus: None })
     }
 }
 
@@ -122,6 +125,19 @@ pub async fn start(
     let cira_addr = cira_listener.local_addr()?;
     tracing::info!(%rest_addr, %cira_addr, instance = %instance, "MPS listening");
 
+    // On the bus before the CIRA listener accepts: the publisher must see every tunnel.
+    let events = match deps.bus.clone() {
+        Some(bus) => {
+            let address = if config.instance_address.is_empty() {
+                format!("{instance}:{}", rest_addr.port())
+            } else {
+                config.instance_address.clone()
+            };
+            Some(crate::events::Events::start(mps.clone(), bus, address).await)
+        }
+        None => None,
+    };
+
     let app = crate::rest::router(mps.clone()).map_request(crate::rest::normalize_request);
     let rest_shutdown = shutdown.clone();
     let rest = tokio::spawn(async move {
@@ -152,6 +168,9 @@ pub async fn start(
                     "MPS stopped; devices of this instance marked disconnected"
                 ),
                 Err(e) => tracing::warn!(error = %e, "clearing this instance's devices failed"),
+            }
+            if let Some(events) = events {
+                events.finish(Duration::from_secs(5)).await;
             }
             Ok(())
         })

@@ -144,11 +144,7 @@ impl Events {
         }
 
         let mut consumers = Vec::new();
-        consumers.push(tokio::spawn(view::run(
-            bus.clone(),
-            view.clone(),
-            stop.clone(),
-        )));
+        consumers.push(view::run(bus.clone(), view.clone(), stop.clone()));
         consumers.extend(activation::spawn(mps.clone(), bus.clone(), stop.clone()).await);
         consumers.extend(
             commands::spawn(mps.clone(), bus.clone(), view.clone(), stop.clone()).await,

@@ -1,0 +1,278 @@
+//! RPS's activation results, consumed instead of the reference's RPS → MPS REST calls:
+//! "activation succeeded" registers or updates the device row (what `POST /api/v1/devices` did),
+//! "deactivated" removes it (the device's secrets are RPS's to delete).
+//!
+//! Both use a shared subscription (`$share/mps/…`), so exactly one replica handles each event.
+//! Each event is acknowledged to the broker only once the database has it.
+
+use std::time::Duration;
+
+use broker::{Bus, Subscription};
+use schemas::{DeviceEvent, Topic, Topics, proto};
+use serde_json::{Map, Value, json};
+use time::macros::format_description;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::service::{Mps, Registered};
+
+/// Shared-subscription group of every MPS replica.
+pub const GROUP: &str = "mps";
+/// Attempts at a database write before the event is given up (logged).
+const ATTEMPTS: u32 = 4;
+
+pub fn filter(topics: &Topics, event: DeviceEvent) -> String {
+    format!("$share/{GROUP}/{}", topics.device_events(event))
+}
+
+/// Subscribes both consumers and runs them until `stop`.
+pub async fn spawn(mps: Mps, bus: Bus, stop: CancellationToken) -> Vec<JoinHandle<()>> {
+    let topics = bus.topics().clone();
+    let mut tasks = Vec::new();
+    match bus.subscribe(&filter(&topics, DeviceEvent::Activation)).await {
+        Ok(sub) => tasks.push(tokio::spawn(activations(
+            mps.clone(),
+            topics.clone(),
+            sub,
+            stop.clone(),
+        ))),
+        Err(error) => tracing::error!(%error, "cannot consume activation events"),
+    }
+    match bus.subscribe(&filter(&topics, DeviceEvent::Deactivated)).await {
+        Ok(sub) => tasks.push(tokio::spawn(deactivations(mps, topics, sub, stop))),
+        Err(error) => tracing::error!(%error, "cannot consume deactivation events"),
+    }
+    tasks
+}
+
+/// The device an event is about: the topic names it; a payload naming another one is refused.
+fn device_of(topics: &Topics, topic: &str, payload_guid: &str) -> Option<String> {
+    match topics.parse(topic) {
+        Ok(Topic::DeviceEvent(g, _)) => {
+            let g = g.to_string();
+            if payload_guid.is_empty() || payload_guid.eq_ignore_ascii_case(&g) {
+                Some(g)
+            } else {
+                tracing::warn!(topic, payload_guid, "event names another device than its topic; ignored");
+                None
+            }
+        }
+        _ => {
+            tracing::warn!(topic, "event on an unexpected topic ignored");
+            None
+        }
+    }
+}
+
+fn iso(t: &prost_types::Timestamp) -> Option<String> {
+    let nanos = i128::from(t.seconds) * 1_000_000_000 + i128::from(t.nanos);
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .ok()?
+        .format(format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+        ))
+        .ok()
+}
+
+/// `deviceInfo` as the reference RPS stored it.
+fn device_info(info: &proto::DeviceInfo) -> Value {
+    let mut m = Map::new();
+    for (k, v) in [
+        ("fwVersion", &info.fw_version),
+        ("fwBuild", &info.fw_build),
+        ("fwSku", &info.fw_sku),
+        ("currentMode", &info.current_mode),
+        ("features", &info.features),
+        ("ipAddress", &info.ip_address),
+    ] {
+        m.insert(k.into(), Value::String(v.clone()));
+    }
+    if !info.status.is_empty() {
+        let status: Map<String, Value> = info
+            .status
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect();
+        m.insert("status".into(), Value::Object(status));
+    }
+    for (k, t) in [
+        ("activatedAt", &info.activated_at),
+        ("lastProvisionedAt", &info.last_provisioned_at),
+        ("lastUpdated", &info.last_updated),
+    ] {
+        if let Some(s) = t.as_ref().and_then(iso) {
+            m.insert(k.into(), Value::String(s));
+        }
+    }
+    Value::Object(m)
+}
+
+/// The `POST /api/v1/devices` body the reference RPS would have sent. Empty optional strings are
+/// left out so an update keeps what the row already has.
+pub fn registration_body(guid: &str, ev: &proto::ActivationEvent) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("guid".into(), json!(guid));
+    for (k, v) in [
+        ("hostname", &ev.hostname),
+        ("mpsusername", &ev.mps_username),
+        ("dnsSuffix", &ev.dns_suffix),
+        ("friendlyName", &ev.friendly_name),
+    ] {
+        if !v.is_empty() {
+            m.insert(k.into(), json!(v));
+        }
+    }
+    m.insert("tags".into(), json!(ev.tags));
+    m.insert("tenantId".into(), json!(ev.tenant_id));
+    if let Some(info) = &ev.device_info {
+        m.insert("deviceInfo".into(), device_info(info));
+    }
+    m
+}
+
+/// Runs a database write, retrying transient failures with back-off; false if it never worked.
+async fn with_retry<T, E, F, Fut>(
+    what: &str,
+    guid: &str,
+    stop: &CancellationToken,
+    mut f: F,
+) -> Option<T>
+where
+    E: std::fmt::Display,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let mut delay = Duration::from_millis(500);
+    for attempt in 1..=ATTEMPTS {
+        match f().await {
+            Ok(v) => return Some(v),
+            Err(error) if attempt < ATTEMPTS && !stop.is_cancelled() => {
+                tracing::warn!(guid, attempt, %error, "{what} failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+            Err(error) => {
+                tracing::error!(guid, %error, "{what} failed; event dropped");
+                return None;
+            }
+        }
+    }
+    None
+}
+
+async fn activations(mps: Mps, topics: Topics, mut sub: Subscription, stop: CancellationToken) {
+    loop {
+        let next = tokio::select! {
+            _ = stop.cancelled() => return,
+            n = sub.next_event::<proto::ActivationEvent>() => n,
+        };
+        let Some((delivery, ev)) = next else { return };
+        let Some(guid) = device_of(&topics, &delivery.topic, &ev.guid) else {
+            continue;
+        };
+        if ev.phase != proto::ActivationPhase::Succeeded as i32 {
+            tracing::debug!(guid, phase = ev.phase, "activation progress (nothing to register)");
+            continue;
+        }
+        let body = registration_body(&guid, &ev);
+        if let Err(rejected) = crate::rest::validate_device_body(&body) {
+            tracing::warn!(guid, errors = ?rejected, "activation event with an invalid device; not registered");
+            continue;
+        }
+        let done = with_retry("registering the activated device", &guid, &stop, || {
+            mps.register_device(&body)
+        })
+        .await;
+        match done {
+            Some(Registered::Created(_)) => tracing::info!(guid, "activated device registered"),
+            Some(Registered::Updated(_)) => tracing::info!(guid, "activated device updated"),
+            None => {}
+        }
+        // Acknowledged to the broker here, once the row is written.
+        drop(delivery);
+    }
+}
+
+async fn deactivations(mps: Mps, topics: Topics, mut sub: Subscription, stop: CancellationToken) {
+    loop {
+        let next = tokio::select! {
+            _ = stop.cancelled() => return,
+            n = sub.next_event::<proto::DeviceDeactivated>() => n,
+        };
+        let Some((delivery, ev)) = next else { return };
+        let Some(guid) = device_of(&topics, &delivery.topic, &ev.guid) else {
+            continue;
+        };
+        let removed = with_retry("removing the deactivated device", &guid, &stop, || {
+            mps.remove_device(&guid, &ev.tenant_id, false)
+        })
+        .await;
+        match removed {
+            Some(true) => tracing::info!(guid, "deactivated device removed"),
+            Some(false) => tracing::info!(guid, tenant = ev.tenant_id, "deactivated device was not registered"),
+            None => {}
+        }
+        drop(delivery);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_registration_body_is_what_rps_posted() {
+        let ev = proto::ActivationEvent {
+            guid: "4C4C4544-004B-4210-8033-B6C04F504633".into(),
+            phase: proto::ActivationPhase::Succeeded as i32,
+            tenant_id: "".into(),
+            hostname: "host-1".into(),
+            dns_suffix: "vprodemo.com".into(),
+            tags: vec!["a".into(), "b".into()],
+            mps_username: "ciraUser".into(),
+            device_info: Some(proto::DeviceInfo {
+                fw_version: "16.1.25".into(),
+                fw_build: "2128".into(),
+                fw_sku: "16392".into(),
+                current_mode: "2".into(),
+                features: "AMT Pro Corporate".into(),
+                ip_address: "".into(),
+                status: [("CIRAConnection".to_string(), "configured".to_string())].into(),
+                last_updated: Some(prost_types::Timestamp {
+                    seconds: 1_723_459_200,
+                    nanos: 5_000_000,
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let g = "4c4c4544-004b-4210-8033-b6c04f504633";
+        let body = registration_body(g, &ev);
+        assert_eq!(
+            Value::Object(body.clone()),
+            json!({
+                "guid": g, "hostname": "host-1", "mpsusername": "ciraUser", "dnsSuffix": "vprodemo.com",
+                "tags": ["a", "b"], "tenantId": "",
+                "deviceInfo": {"fwVersion": "16.1.25", "fwBuild": "2128", "fwSku": "16392", "currentMode": "2",
+                    "features": "AMT Pro Corporate", "ipAddress": "",
+                    "status": {"CIRAConnection": "configured"}, "lastUpdated": "2024-08-12T10:40:00.005Z"}
+            })
+        );
+        assert!(crate::rest::validate_device_body(&body).is_ok());
+    }
+
+    #[test]
+    fn the_topic_names_the_device() {
+        let t = Topics::default();
+        let g = "4c4c4544-004b-4210-8033-b6c04f504633";
+        let topic = format!("openamt/v1/events/devices/{g}/activation");
+        assert_eq!(device_of(&t, &topic, "").as_deref(), Some(g));
+        assert_eq!(device_of(&t, &topic, &g.to_uppercase()).as_deref(), Some(g));
+        assert_eq!(device_of(&t, &topic, "d162b380-c330-11e3-82a5-40a8f0a2a536"), None);
+        assert_eq!(device_of(&t, "openamt/v1/events/devices/nope/activation", ""), None);
+        assert_eq!(
+            filter(&t, DeviceEvent::Activation),
+            "$share/mps/openamt/v1/events/devices/+/activation"
+        );
+    }
+}

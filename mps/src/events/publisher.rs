@@ -1,0 +1,236 @@
+//! Turns the connection registry's facts into bus events: `connected` / `disconnected` and the
+//! retained presence that tells the router (and everyone else) which instance holds a device.
+//!
+//! Rules:
+//! - a replaced tunnel gets a `disconnected` event (reason REPLACED) but never takes the
+//!   device's presence offline: its successor, on this instance, holds the device;
+//! - a tunnel that ends after the device moved to another instance does not take the presence
+//!   offline either (the newest presence names the other instance, see [`FleetView`]);
+//! - at shutdown every device still held here is published offline (reason SHUTDOWN), even if
+//!   its session did not finish in time to report it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use broker::Bus;
+use schemas::{DeviceEvent, Guid, Topic, proto};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::reference::{Kind, ReferenceEvents};
+use super::view::FleetView;
+use crate::cira::{ConnectionEvent, DisconnectCause};
+
+pub fn reason(cause: DisconnectCause) -> proto::DisconnectReason {
+    use proto::DisconnectReason as R;
+    match cause {
+        DisconnectCause::ConnectionLost => R::ConnectionLost,
+        DisconnectCause::IdleTimeout => R::IdleTimeout,
+        DisconnectCause::Replaced => R::Replaced,
+        DisconnectCause::DeviceDisconnect => R::DeviceDisconnect,
+        DisconnectCause::Administrative => R::Administrative,
+        DisconnectCause::Shutdown => R::Shutdown,
+        DisconnectCause::ProtocolError => R::ProtocolError,
+    }
+}
+
+fn timestamp(at: SystemTime) -> prost_types::Timestamp {
+    schemas::timestamp(time::OffsetDateTime::from(at))
+}
+
+struct Held {
+    tenant_id: String,
+    since: SystemTime,
+}
+
+pub struct Publisher {
+    bus: Bus,
+    view: Arc<FleetView>,
+    instance: String,
+    address: String,
+    reference: ReferenceEvents,
+    /// Devices this instance has published as connected here.
+    held: HashMap<String, Held>,
+}
+
+impl Publisher {
+    pub fn new(
+        bus: Bus,
+        view: Arc<FleetView>,
+        instance: String,
+        address: String,
+        reference: ReferenceEvents,
+    ) -> Self {
+        Self {
+            bus,
+            view,
+            instance,
+            address,
+            reference,
+            held: HashMap::new(),
+        }
+    }
+
+    async fn publish<E: schemas::Event>(&self, topic: Topic, event: &E) {
+        if let Err(error) = self.bus.publish(&topic, event).await {
+            tracing::error!(%error, topic = ?topic, "event not published");
+        }
+    }
+
+    async fn presence(&self, guid: Guid, presence: proto::DevicePresence) {
+        self.view.record_presence(&presence);
+        self.publish(Topic::Presence(guid), &presence).await;
+    }
+
+    pub async fn handle(&mut self, event: ConnectionEvent) {
+        match event {
+            ConnectionEvent::Connected {
+                guid,
+                tenant_id,
+                hostname,
+                peer,
+                at,
+            } => {
+                let Ok(g) = guid.parse::<Guid>() else {
+                    tracing::error!(guid, "connected device has no valid GUID; not published");
+                    return;
+                };
+                let connected = proto::DeviceConnected {
+                    guid: g.to_string(),
+                    mps_instance: self.instance.clone(),
+                    mps_address: self.address.clone(),
+                    tenant_id: tenant_id.clone(),
+                    hostname: hostname.unwrap_or_default(),
+                    remote_address: peer.map(|p| p.to_string()).unwrap_or_default(),
+                    connected_at: Some(timestamp(at)),
+                };
+                self.publish(Topic::DeviceEvent(g, DeviceEvent::Connected), &connected)
+                    .await;
+                let presence = proto::DevicePresence {
+                    guid: g.to_string(),
+                    connected: true,
+                    mps_instance: self.instance.clone(),
+                    mps_address: self.address.clone(),
+                    tenant_id: tenant_id.clone(),
+                    since: Some(timestamp(at)),
+                };
+                self.presence(g, presence).await;
+                self.held.insert(
+                    g.to_string(),
+                    Held {
+                        tenant_id,
+                        since: at,
+                    },
+                );
+                self.reference
+                    .publish(
+                        Kind::Success,
+                        "CIRA_Connected",
+                        "CIRA Connection Established",
+                        Some(&g.to_string()),
+                    )
+                    .await;
+            }
+            ConnectionEvent::Disconnected {
+                guid,
+                tenant_id,
+                cause,
+                detail,
+                connected_for,
+            } => {
+                let Ok(g) = guid.parse::<Guid>() else {
+                    tracing::error!(guid, "disconnected device has no valid GUID; not published");
+                    return;
+                };
+                self.disconnected(g, tenant_id, cause, detail, connected_for.as_millis() as u64)
+                    .await;
+            }
+        }
+    }
+
+    async fn disconnected(
+        &mut self,
+        g: Guid,
+        tenant_id: String,
+        cause: DisconnectCause,
+        detail: String,
+        connected_for_ms: u64,
+    ) {
+        let now = SystemTime::now();
+        let event = proto::DeviceDisconnected {
+            guid: g.to_string(),
+            mps_instance: self.instance.clone(),
+            tenant_id: tenant_id.clone(),
+            reason: reason(cause) as i32,
+            detail,
+            disconnected_at: Some(timestamp(now)),
+            connected_for_ms,
+        };
+        self.publish(Topic::DeviceEvent(g, DeviceEvent::Disconnected), &event)
+            .await;
+        if cause == DisconnectCause::Replaced {
+            // The successor tunnel's "connected" follows and keeps the presence.
+            return;
+        }
+        let guid = g.to_string();
+        self.held.remove(&guid);
+        if !self.view.may_mark_offline(&guid) {
+            tracing::info!(
+                guid,
+                holder = ?self.view.holder(&guid),
+                "device moved to another instance; its presence stays"
+            );
+            return;
+        }
+        let presence = proto::DevicePresence {
+            guid: guid.clone(),
+            connected: false,
+            mps_instance: String::new(),
+            mps_address: String::new(),
+            tenant_id,
+            since: Some(timestamp(now)),
+        };
+        self.presence(g, presence).await;
+    }
+
+    /// Every device still held here goes offline (shutdown).
+    pub async fn release_all(&mut self) {
+        let held: Vec<(String, String, SystemTime)> = self
+            .held
+            .iter()
+            .map(|(g, h)| (g.clone(), h.tenant_id.clone(), h.since))
+            .collect();
+        for (guid, tenant, since) in held {
+            let Ok(g) = guid.parse::<Guid>() else {
+                continue;
+            };
+            let up = since.elapsed().unwrap_or_default().as_millis() as u64;
+            self.disconnected(g, tenant, DisconnectCause::Shutdown, String::new(), up)
+                .await;
+        }
+    }
+}
+
+/// Publishes every fact from `feed` until `stop`, then what is still queued, then releases the
+/// devices still held.
+pub async fn run(
+    mut publisher: Publisher,
+    mut feed: mpsc::UnboundedReceiver<ConnectionEvent>,
+    stop: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            biased;
+            ev = feed.recv() => match ev {
+                Some(ev) => publisher.handle(ev).await,
+                None => break,
+            },
+            _ = stop.cancelled() => break,
+        }
+    }
+    while let Ok(ev) = feed.try_recv() {
+        publisher.handle(ev).await;
+    }
+    publisher.release_all().await;
+}
