@@ -5,13 +5,15 @@
 //!   returns the addresses, for tests and the embedded `openamt up`.
 //! - [`Mps`] is the shared core: REST and the bus call the same functions.
 //! - [`cira::Connections::subscribe`] is the feed of connect/disconnect facts for the bus publisher.
-//! - [`events`] puts the instance on the bus when [`MpsDeps::bus`] is given.
+//! - [`events`] puts the instance on the bus when [`MpsDeps::bus`] is given; [`relay`] is the
+//!   KVM/SOL/IDER WebSocket relay at `/relay/webrelay.ashx`.
 
 pub mod amt;
 pub mod cira;
 pub mod config;
 pub mod events;
 pub mod registry;
+pub mod relay;
 pub mod rest;
 mod server;
 mod service;

@@ -137,8 +137,14 @@ pub async fn start(
         }
         None => None,
     };
+    let reference = events
+        .as_ref()
+        .map(|e| e.reference())
+        .unwrap_or_else(crate::events::ReferenceEvents::disabled);
 
-    let app = crate::rest::router(mps.clone()).map_request(crate::rest::normalize_request);
+    let app = crate::rest::router(mps.clone())
+        .merge(crate::relay::router(mps.clone(), reference))
+        .map_request(crate::rest::normalize_request);
     let rest_shutdown = shutdown.clone();
     let rest = tokio::spawn(async move {
         axum::serve(
