@@ -150,7 +150,10 @@ pub async fn measure(
     let cpu = process_cpu().saturating_sub(cpu_before);
     sending.await.map_err(|_| BusError::Closed)??;
     if count < events {
-        return Err(BusError::Timeout(Duration::from_secs(30)));
+        return Err(BusError::Unreachable {
+            url: name.to_owned(),
+            reason: format!("only {count} of {events} events arrived (nothing for 30 s)"),
+        });
     }
 
     // Latency at a fixed rate.

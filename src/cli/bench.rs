@@ -43,7 +43,6 @@ fn client(url: &str, ca: &str, credentials: &Credentials, user: &str) -> anyhow:
         "/openamt/bench",
     );
     config.ca_pem = Some(ca.as_bytes().to_vec());
-    config.session_expiry = Duration::ZERO;
     Ok(config)
 }
 

@@ -151,6 +151,7 @@ pub(super) async fn drive(
                 tracing::warn!(reason = ?disconnect.reason_code, "the broker closed the connection");
             }
             Ok(_) => {}
+            Err(_) if inner.closing.load(std::sync::atomic::Ordering::SeqCst) => break,
             Err(error) => {
                 on_disconnected(&inner, &mut eventloop);
                 if let Some(reason) = permanent_failure(&error) {

@@ -80,6 +80,8 @@ struct Inner {
     state: Mutex<State>,
     connected: watch::Sender<bool>,
     drained: Notify,
+    /// Set by `shutdown` before it disconnects, so the driver ends quietly.
+    closing: std::sync::atomic::AtomicBool,
     stop: CancellationToken,
 }
 
@@ -238,6 +240,7 @@ impl Bus {
             state: Mutex::new(state),
             connected: watch::channel(false).0,
             drained: Notify::new(),
+            closing: std::sync::atomic::AtomicBool::new(false),
             stop: CancellationToken::new(),
         });
         let (first_tx, first_rx) = oneshot::channel();
@@ -482,6 +485,9 @@ impl Bus {
         if let Err(error) = self.flush(timeout).await {
             tracing::warn!(%error, backlog = self.backlog(), "shutting down with events still in the outbox");
         }
+        self.inner
+            .closing
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         let _ = self.inner.client.disconnect().await;
         tokio::time::sleep(Duration::from_millis(50)).await;
         self.inner.stop.cancel();

@@ -213,9 +213,12 @@ async fn start_rumqttd(credentials: &Credentials) -> Result<SocketAddr, BrokerEr
         router: rumqttd::RouterConfig {
             max_connections: 10_000,
             max_outgoing_packet_count: 1000,
-            // Each topic filter keeps an in-memory log of this size at most (spec/limits.md §3).
-            max_segment_size: 1 << 20,
-            max_segment_count: 4,
+            // rumqttd keeps, per subscribed filter, an in-memory log of at most size × count; a
+            // subscriber that falls further behind than that loses the oldest messages ("read cursor
+            // jumped"), QoS 1 or not. 32 MiB is about 130,000 events of lag, far beyond what a fleet's
+            // bursts need, and memory is only taken as messages flow (spec/limits.md §3).
+            max_segment_size: 4 << 20,
+            max_segment_count: 8,
             ..Default::default()
         },
         v5: Some(HashMap::from([("embedded".to_owned(), server)])),
@@ -274,5 +277,10 @@ async fn probe(backend: SocketAddr, user: &str, password: &str) -> std::io::Resu
     if connack[0] != 0x20 || connack[3] != 0 {
         return Err(std::io::Error::other("broker refused the startup probe"));
     }
-    stream.write_all(&[0xe0, 0]).await
+    stream.write_all(&[0xe0, 0]).await?;
+    // Wait for the broker to close its side, so neither side resets a connection with unread data.
+    stream.shutdown().await?;
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.read_to_end(&mut rest)).await;
+    Ok(())
 }
