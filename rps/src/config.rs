@@ -44,6 +44,13 @@ pub struct RpsConfig {
     pub delay_tls_timer: u64,
     #[serde(deserialize_with = "number")]
     pub wsman_max_attempts: u32,
+    /// Milliseconds to wait after AMT reports activation before using the new credentials. The reference derives it
+    /// from `delay_timer` (12 000); unset keeps that, 0 removes the wait (simulated devices need none).
+    #[serde(deserialize_with = "optional_number")]
+    pub delay_activation_sync: Option<u64>,
+    /// Milliseconds to wait after CommitChanges when unconfiguration turned TLS off (reference: 5 000).
+    #[serde(deserialize_with = "number")]
+    pub delay_setup_and_config_sync: u64,
     /// e.g. `mqtt://mosquitto:8883`; empty = no reference `rps/events`.
     pub mqtt_address: String,
     pub disable_cira_domain_name: String,
@@ -80,6 +87,8 @@ impl Default for RpsConfig {
             delay_timer: 12,
             delay_tls_timer: 15,
             wsman_max_attempts: 3,
+            delay_activation_sync: None,
+            delay_setup_and_config_sync: 5000,
             mqtt_address: String::new(),
             disable_cira_domain_name: String::new(),
             enterprise_assistant_url: "http://localhost:8000".into(),
@@ -127,6 +136,11 @@ impl fmt::Debug for RpsConfig {
             .field("delay_timer", &self.delay_timer)
             .field("delay_tls_timer", &self.delay_tls_timer)
             .field("wsman_max_attempts", &self.wsman_max_attempts)
+            .field("delay_activation_sync", &self.delay_activation_sync)
+            .field(
+                "delay_setup_and_config_sync",
+                &self.delay_setup_and_config_sync,
+            )
             .field("mqtt_address", &self.mqtt_address)
             .field("prevent_orphaned_devices", &self.prevent_orphaned_devices)
             .field("rest_cache_ttl_ms", &self.rest_cache_ttl_ms)
@@ -165,6 +179,23 @@ where
         NumberOrText::Text(s) => s
             .trim()
             .parse()
+            .map_err(|_| serde::de::Error::custom(format!("{s:?} is not a number"))),
+    }
+}
+
+fn optional_number<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + std::str::FromStr,
+{
+    match Option::<NumberOrText<T>>::deserialize(d)? {
+        None => Ok(None),
+        Some(NumberOrText::Number(n)) => Ok(Some(n)),
+        Some(NumberOrText::Text(s)) if s.trim().is_empty() => Ok(None),
+        Some(NumberOrText::Text(s)) => s
+            .trim()
+            .parse()
+            .map(Some)
             .map_err(|_| serde::de::Error::custom(format!("{s:?} is not a number"))),
     }
 }

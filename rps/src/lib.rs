@@ -1,20 +1,27 @@
-//! RPS, the Remote Provisioning Server: the Open AMT compatible REST API (port 8081) and its storage.
+//! RPS, the Remote Provisioning Server: the Open AMT compatible REST API (port 8081), its storage, and device
+//! activation over WebSocket (port 8080).
 //!
 //! - [`db`]: sea-orm on the reference `rpsdb` tables, Postgres or SQLite;
 //! - [`rest`]: the `/api/v1/admin/...` routes with the reference's validation, errors, paging, ETags and
 //!   optimistic concurrency;
+//! - [`activation`]: the device agent protocol: CCM/ACM activation, profile configuration, deactivation and
+//!   maintenance, with activation events on the bus;
+//! - [`serve`] / [`start`]: both listeners together;
 //! - secrets (passwords, provisioning certificates, TLS material) live in the secret store at the reference's
 //!   Vault paths, never in the database and never in a response.
 
+pub mod activation;
 pub mod config;
 pub mod db;
 pub mod pfx;
 pub mod rest;
+mod service;
 pub mod tls_certs;
 
 pub use config::RpsConfig;
 pub use db::Db;
 pub use rest::{RestServer, serve_rest};
+pub use service::{RpsDeps, RunningRps, activation_context, serve, start};
 
 /// The reference release whose API this implements.
 pub const SERVICE_VERSION: &str = "2.40.0";
