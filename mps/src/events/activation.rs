@@ -29,7 +29,10 @@ pub fn filter(topics: &Topics, event: DeviceEvent) -> String {
 pub async fn spawn(mps: Mps, bus: Bus, stop: CancellationToken) -> Vec<JoinHandle<()>> {
     let topics = bus.topics().clone();
     let mut tasks = Vec::new();
-    match bus.subscribe(&filter(&topics, DeviceEvent::Activation)).await {
+    match bus
+        .subscribe(&filter(&topics, DeviceEvent::Activation))
+        .await
+    {
         Ok(sub) => tasks.push(tokio::spawn(activations(
             mps.clone(),
             topics.clone(),
@@ -38,7 +41,10 @@ pub async fn spawn(mps: Mps, bus: Bus, stop: CancellationToken) -> Vec<JoinHandl
         ))),
         Err(error) => tracing::error!(%error, "cannot consume activation events"),
     }
-    match bus.subscribe(&filter(&topics, DeviceEvent::Deactivated)).await {
+    match bus
+        .subscribe(&filter(&topics, DeviceEvent::Deactivated))
+        .await
+    {
         Ok(sub) => tasks.push(tokio::spawn(deactivations(mps, topics, sub, stop))),
         Err(error) => tracing::error!(%error, "cannot consume deactivation events"),
     }
@@ -53,7 +59,11 @@ fn device_of(topics: &Topics, topic: &str, payload_guid: &str) -> Option<String>
             if payload_guid.is_empty() || payload_guid.eq_ignore_ascii_case(&g) {
                 Some(g)
             } else {
-                tracing::warn!(topic, payload_guid, "event names another device than its topic; ignored");
+                tracing::warn!(
+                    topic,
+                    payload_guid,
+                    "event names another device than its topic; ignored"
+                );
                 None
             }
         }
@@ -171,7 +181,11 @@ async fn activations(mps: Mps, topics: Topics, mut sub: Subscription, stop: Canc
             continue;
         };
         if ev.phase != proto::ActivationPhase::Succeeded as i32 {
-            tracing::debug!(guid, phase = ev.phase, "activation progress (nothing to register)");
+            tracing::debug!(
+                guid,
+                phase = ev.phase,
+                "activation progress (nothing to register)"
+            );
             continue;
         }
         let body = registration_body(&guid, &ev);
@@ -209,7 +223,11 @@ async fn deactivations(mps: Mps, topics: Topics, mut sub: Subscription, stop: Ca
         .await;
         match removed {
             Some(true) => tracing::info!(guid, "deactivated device removed"),
-            Some(false) => tracing::info!(guid, tenant = ev.tenant_id, "deactivated device was not registered"),
+            Some(false) => tracing::info!(
+                guid,
+                tenant = ev.tenant_id,
+                "deactivated device was not registered"
+            ),
             None => {}
         }
         drop(delivery);
@@ -268,8 +286,14 @@ mod tests {
         let topic = format!("openamt/v1/events/devices/{g}/activation");
         assert_eq!(device_of(&t, &topic, "").as_deref(), Some(g));
         assert_eq!(device_of(&t, &topic, &g.to_uppercase()).as_deref(), Some(g));
-        assert_eq!(device_of(&t, &topic, "d162b380-c330-11e3-82a5-40a8f0a2a536"), None);
-        assert_eq!(device_of(&t, "openamt/v1/events/devices/nope/activation", ""), None);
+        assert_eq!(
+            device_of(&t, &topic, "d162b380-c330-11e3-82a5-40a8f0a2a536"),
+            None
+        );
+        assert_eq!(
+            device_of(&t, "openamt/v1/events/devices/nope/activation", ""),
+            None
+        );
         assert_eq!(
             filter(&t, DeviceEvent::Activation),
             "$share/mps/openamt/v1/events/devices/+/activation"

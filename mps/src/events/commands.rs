@@ -118,12 +118,20 @@ pub fn return_value(body: &Value) -> (i64, String) {
     };
     (
         crate::amt::num(&out["ReturnValue"]).unwrap_or(-1),
-        out["ReturnValueStr"].as_str().unwrap_or_default().to_owned(),
+        out["ReturnValueStr"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
     )
 }
 
 /// What to answer, or `None` to stay silent (another replica answers).
-async fn decide(mps: &Mps, view: &FleetView, guid: &str, delivery: &Delivery) -> Option<proto::CommandReply> {
+async fn decide(
+    mps: &Mps,
+    view: &FleetView,
+    guid: &str,
+    delivery: &Delivery,
+) -> Option<proto::CommandReply> {
     if !mps.connections().contains(guid) {
         tokio::time::sleep(UNHELD_GRACE).await;
         if !mps.connections().contains(guid) {
@@ -180,7 +188,11 @@ async fn handle(
         return;
     };
     if delivery.response_topic.is_none() {
-        tracing::info!(guid, status = answer.status, "command without a response topic; nobody to answer");
+        tracing::info!(
+            guid,
+            status = answer.status,
+            "command without a response topic; nobody to answer"
+        );
         return;
     }
     if let Err(error) = bus.reply(&delivery, &answer).await {

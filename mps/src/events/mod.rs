@@ -125,7 +125,9 @@ impl Events {
                 stop.clone(),
             )),
             None => {
-                tracing::error!("connection feed already taken: connection events are not published");
+                tracing::error!(
+                    "connection feed already taken: connection events are not published"
+                );
                 tokio::spawn(async {})
             }
         };
@@ -146,9 +148,8 @@ impl Events {
         let mut consumers = Vec::new();
         consumers.push(view::run(bus.clone(), view.clone(), stop.clone()));
         consumers.extend(activation::spawn(mps.clone(), bus.clone(), stop.clone()).await);
-        consumers.extend(
-            commands::spawn(mps.clone(), bus.clone(), view.clone(), stop.clone()).await,
-        );
+        consumers
+            .extend(commands::spawn(mps.clone(), bus.clone(), view.clone(), stop.clone()).await);
         tracing::info!(instance, address, "MPS on the bus");
         Events {
             bus,

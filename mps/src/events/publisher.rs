@@ -143,8 +143,14 @@ impl Publisher {
                     tracing::error!(guid, "disconnected device has no valid GUID; not published");
                     return;
                 };
-                self.disconnected(g, tenant_id, cause, detail, connected_for.as_millis() as u64)
-                    .await;
+                self.disconnected(
+                    g,
+                    tenant_id,
+                    cause,
+                    detail,
+                    connected_for.as_millis() as u64,
+                )
+                .await;
             }
         }
     }

@@ -104,7 +104,9 @@ impl FleetView {
         let held_elsewhere = state
             .presence
             .get(&guid.to_ascii_lowercase())
-            .is_some_and(|h| h.connected && h.instance != self.me && state.online.contains(&h.instance));
+            .is_some_and(|h| {
+                h.connected && h.instance != self.me && state.online.contains(&h.instance)
+            });
         if held_elsewhere {
             return false;
         }

@@ -384,7 +384,10 @@ mod tests {
             .as_bytes(),
         ));
         assert_eq!(f[6], expected.as_bytes());
-        assert!(!sent.windows(8).any(|w| w == b"P@ssw0rd"), "the password itself never travels");
+        assert!(
+            !sent.windows(8).any(|w| w == b"P@ssw0rd"),
+            "the password itself never travels"
+        );
 
         // The next digest counts up.
         let again = i.from_browser(&auth(AUTH_DIGEST, &wrong)).unwrap();

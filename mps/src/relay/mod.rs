@@ -121,12 +121,7 @@ pub struct RelayParams {
 
 impl RelayParams {
     pub fn parse(query: &[(String, String)]) -> Result<RelayParams, &'static str> {
-        let get = |k: &str| {
-            query
-                .iter()
-                .find(|(n, _)| n == k)
-                .map(|(_, v)| v.trim())
-        };
+        let get = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.trim());
         let number = |k: &str| -> Option<u64> {
             match get(k) {
                 None | Some("") => Some(0),
@@ -145,7 +140,9 @@ impl RelayParams {
             // The reference never opens a channel for TLS redirection over CIRA.
             return Err("only tls=0 is supported");
         }
-        let p = number("p").and_then(|p| u32::try_from(p).ok()).ok_or("bad p")?;
+        let p = number("p")
+            .and_then(|p| u32::try_from(p).ok())
+            .ok_or("bad p")?;
         Ok(RelayParams {
             host: host.to_ascii_lowercase(),
             port,

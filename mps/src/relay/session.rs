@@ -84,7 +84,10 @@ pub async fn run(
         match amt_password(&mps, &conn).await {
             Some(pw) => Some(Interceptor::new(AMT_USER, &pw)),
             None => {
-                tracing::warn!(guid, "no AMT password stored; relaying without credential injection");
+                tracing::warn!(
+                    guid,
+                    "no AMT password stored; relaying without credential injection"
+                );
                 None
             }
         }
