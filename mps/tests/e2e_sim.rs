@@ -249,3 +249,136 @@ async fn wrong_amt_password_fails_the_call_and_a_gone_tunnel_is_a_404() {
     assert_eq!(s, 404, "{body}");
     mps.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn network_settings_routes_read_and_change_the_simulated_device() {
+    let mut mps = TestMps::start(Db::Sqlite).await;
+    let fleet = start_fleet(&mps, 11, 2).await;
+    assert!(fleet.wait_connected(2, Duration::from_secs(20)).await);
+    // Device 1 has WiFi hardware, device 0 has none.
+    fleet.devices()[1].set_wireless(true);
+    for d in fleet.devices() {
+        check_network_routes(&mps, &d.guid()).await;
+    }
+    fleet.shutdown().await;
+    mps.stop().await;
+}
+
+async fn check_network_routes(mps: &TestMps, g: &str) {
+    let url = |p: &str| mps.url(&format!("/api/v1/amt/{p}/{g}"));
+
+    let (s, all) = http("GET", &url("networkSettings"), None).await;
+    assert_eq!(s, 200, "{all}");
+    assert!(all["wired"]["macAddress"].is_string(), "{all}");
+    assert!(all["wired"]["ieee8021x"].is_object(), "{all}");
+    assert!(
+        all["wired"]["linkPolicy"]
+            .as_array()
+            .is_some_and(|p| p.contains(&json!("S0 AC"))),
+        "{all}"
+    );
+    let (s, wired) = http("GET", &url("networkSettings/wired"), None).await;
+    assert_eq!(s, 200, "{wired}");
+
+    // Static addresses need the whole set; DHCP is accepted (204).
+    let (s, v) = http(
+        "PATCH",
+        &url("networkSettings/wired"),
+        Some(json!({"dhcpEnabled": false, "ipAddress": "10.0.0.5"})),
+    )
+    .await;
+    assert_eq!(s, 400, "{v}");
+    assert_eq!(
+        v["errorDescription"],
+        "subnetMask is required for static IP configuration"
+    );
+    let (s, v) = http(
+        "PATCH",
+        &url("networkSettings/wired"),
+        Some(json!({"dhcpEnabled": true})),
+    )
+    .await;
+    assert_eq!(s, 204, "{v}");
+    let (s, v) = http(
+        "PATCH",
+        &url("networkSettings/wired"),
+        Some(json!({"dhcpEnabled": true, "ieee8021x": {}})),
+    )
+    .await;
+    assert_eq!(
+        (s, v["errorDescription"].clone()),
+        (
+            501,
+            json!("Wired 802.1X configuration is not yet supported")
+        )
+    );
+
+    let has_wifi = all["wireless"]["macAddress"]
+        .as_str()
+        .is_some_and(|m| !m.is_empty());
+    if !has_wifi {
+        // The simulated device has no WiFi hardware: AMT refuses, MPS answers 400 with the reason.
+        let (s, v) = http(
+            "POST",
+            &url("networkSettings/wireless/state"),
+            Some(json!({"state": "WifiEnabledS0"})),
+        )
+        .await;
+        assert_eq!(s, 400, "{v}");
+        let (s, v) = http("GET", &url("networkSettings/wireless/profile"), None).await;
+        assert_eq!((s, v), (200, json!([])));
+    } else {
+        let (s, v) = http(
+            "POST",
+            &url("networkSettings/wireless/state"),
+            Some(json!({"state": "WifiEnabledS0SxAC"})),
+        )
+        .await;
+        assert_eq!(s, 200, "{v}");
+        let (s, v) = http("GET", &url("networkSettings/wireless/state"), None).await;
+        assert_eq!(
+            (s, v["state"].clone()),
+            (200, json!("WifiEnabledS0SxAC")),
+            "{v}"
+        );
+
+        let (s, v) = http(
+            "POST",
+            &url("networkSettings/wireless/profile"),
+            Some(json!({"profileName":"home","ssid":"home-ssid","priority":1,"authenticationMethod":"WPA2PSK","encryptionMethod":"CCMP","password":"superSecret1"})),
+        )
+        .await;
+        assert_eq!(s, 200, "{v}");
+        let (s, v) = http("GET", &url("networkSettings/wireless/profile"), None).await;
+        assert_eq!(s, 200, "{v}");
+        assert!(
+            v.as_array()
+                .is_some_and(|l| l.iter().any(|p| p["ssid"] == "home-ssid")),
+            "{v}"
+        );
+        assert!(
+            !v.to_string().contains("superSecret1"),
+            "the passphrase is never read back"
+        );
+        let (s, _) = http(
+            "DELETE",
+            &mps.url(&format!(
+                "/api/v1/amt/networkSettings/wireless/profile/{g}/home"
+            )),
+            None,
+        )
+        .await;
+        assert_eq!(s, 204);
+
+        let (s, v) = http("GET", &url("networkSettings/wireless/profileSync"), None).await;
+        assert_eq!(s, 200, "{v}");
+        assert!(v["localProfileSync"].is_boolean(), "{v}");
+        let (s, v) = http(
+            "POST",
+            &url("network/linkPreference"),
+            Some(json!({"linkPreference": 1, "timeout": 60})),
+        )
+        .await;
+        assert_eq!(s, 200, "{v}");
+    }
+}

@@ -8,6 +8,7 @@ mod features;
 mod info;
 mod logs;
 mod misc;
+mod network;
 pub mod power;
 mod tables;
 pub mod wifi;
@@ -20,7 +21,7 @@ use serde_json::{Map, Value};
 use wsman::Call;
 
 use crate::cira::{ChannelError, DeviceConnection};
-use crate::rest::errors::{INTERNAL, NOT_IMPLEMENTED, TIMEOUT, api_error, not_connected};
+use crate::rest::errors::{INTERNAL, TIMEOUT, api_error, not_connected};
 use crate::service::Mps;
 use crate::wsman_client::WsmanError;
 
@@ -204,25 +205,17 @@ pub async fn run(op: Op, mps: &Mps, conn: &DeviceConnection, req: AmtRequest) ->
         DeleteCertificate => certificates::delete(&amt, &req).await,
         GetDisplays => misc::get_displays(&amt, g).await,
         SetDisplay => misc::set_display(&amt, &req).await,
-        LinkPreference
-        | NetworkSettings
-        | GetWired
-        | PatchWired
-        | GetWirelessState
-        | SetWirelessState
-        | GetProfileSync
-        | SetProfileSync
-        | GetWirelessProfiles
-        | AddWirelessProfile
-        | UpdateWirelessProfile
-        | DeleteWirelessProfile => {
-            // The network-configuration routes (P2 of the spec) are not implemented over CIRA yet.
-            tracing::info!(guid = g, op = ?op, "network settings route not implemented");
-            api_error(
-                StatusCode::NOT_IMPLEMENTED,
-                NOT_IMPLEMENTED,
-                format!("{op:?} is not implemented for guid : {g}."),
-            )
-        }
+        LinkPreference => network::link_preference(&amt, &req).await,
+        NetworkSettings => network::get_all(&amt, g).await,
+        GetWired => network::get_wired(&amt, g).await,
+        PatchWired => network::patch_wired(&amt, &req).await,
+        GetWirelessState => network::get_wireless_state(&amt, g).await,
+        SetWirelessState => network::set_wireless_state(&amt, &req).await,
+        GetProfileSync => network::get_profile_sync(&amt, g).await,
+        SetProfileSync => network::set_profile_sync(&amt, &req).await,
+        GetWirelessProfiles => network::get_profiles(&amt, g).await,
+        AddWirelessProfile => network::add_or_update_profile(&amt, &req, false).await,
+        UpdateWirelessProfile => network::add_or_update_profile(&amt, &req, true).await,
+        DeleteWirelessProfile => network::delete_profile(&amt, &req).await,
     }
 }
