@@ -258,6 +258,17 @@ async fn bad_rest_input_gets_the_reference_400s() {
     assert_eq!(s, 400, "{v}");
     let (s, _) = http("PUT", &mps.url("/api/v1/authorize"), None).await;
     assert_eq!(s, 404);
+    // CORS preflight: 204 with the allow headers, as Express's cors() answers.
+    let req = hyper::Request::builder()
+        .method("OPTIONS")
+        .uri(mps.url("/api/v1/devices"))
+        .header("origin", "https://ui.example")
+        .header("access-control-request-method", "POST")
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .unwrap();
+    let resp = client.request(req).await.unwrap();
+    assert_eq!(resp.status(), 204);
+    assert_eq!(resp.headers()["access-control-allow-origin"], "*");
     let (s, v) = http(
         "POST",
         &mps.url("/api/v1/authorize"),

@@ -35,7 +35,18 @@ pub fn router(mps: Mps) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
         .layer(CorsLayer::permissive())
+        .layer(axum::middleware::from_fn(preflight_no_content))
         .with_state(mps)
+}
+
+/// Express's `cors()` answers preflights with 204 (tower-http answers 200).
+async fn preflight_no_content(req: Request, next: axum::middleware::Next) -> Response {
+    let preflight = req.method() == Method::OPTIONS;
+    let mut resp = next.run(req).await;
+    if preflight && resp.status() == axum::http::StatusCode::OK {
+        *resp.status_mut() = axum::http::StatusCode::NO_CONTENT;
+    }
+    resp
 }
 
 async fn not_found(method: Method, uri: Uri) -> Response {
