@@ -26,31 +26,22 @@ pub struct Frame {
     pub json: String,
 }
 
-/// The hub's subscriptions: presence, device events and service status. Commands and replies are
-/// none of the browsers' business, so the hub does not subscribe to the whole tree.
+/// The hub's subscription: the whole tree, in one subscription. One, because the broker expects
+/// acknowledgements in the order it delivered (rumqttd drops a client that acknowledges out of
+/// order), and messages read from several subscriptions at once would be acknowledged out of order.
+/// Commands and replies arrive too and are dropped unread (`translate` ignores them).
 pub struct Feed {
     topics: schemas::Topics,
-    presence: Subscription,
-    device_events: Subscription,
-    statuses: Subscription,
+    everything: Subscription,
 }
 
 impl Feed {
     /// Subscribes; a broker that refuses (e.g. a user the ACL does not let read the tree) is an error.
     pub async fn subscribe(bus: &Bus) -> Result<Feed, BusError> {
         let topics = bus.topics().clone();
-        let presence = bus.subscribe(&topics.all_presence()).await?;
-        let device_events = bus.subscribe(&topics.all_device_events()).await?;
-        let statuses = bus
-            .subscribe(&format!("{}/+/+/status", topics.root()))
-            .await?;
+        let everything = bus.subscribe(&topics.everything()).await?;
         tracing::info!(root = %topics.root(), "web UI subscribed to the fleet's events");
-        Ok(Feed {
-            topics,
-            presence,
-            device_events,
-            statuses,
-        })
+        Ok(Feed { topics, everything })
     }
 }
 
@@ -124,9 +115,7 @@ impl LiveHub {
         loop {
             let delivery = tokio::select! {
                 _ = shutdown.cancelled() => return,
-                d = feed.presence.next() => d,
-                d = feed.device_events.next() => d,
-                d = feed.statuses.next() => d,
+                d = feed.everything.next() => d,
             };
             let Some(delivery) = delivery else {
                 tracing::info!("the bus closed; the live stream stops");
