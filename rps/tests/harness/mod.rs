@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::support::{self, TestDb};
 
+pub mod pki;
 pub mod stack;
 
 pub const AMT_PASSWORD: &str = "Amt-P@ssw0rd1";
@@ -139,6 +140,18 @@ impl Rps {
             }
         }
         let (status, body) = self.post("/api/v1/admin/profiles", body).await;
+        assert_eq!(status, 201, "{body}");
+    }
+
+    /// An ACM domain for `suffix` with the provisioning certificate `chain`.
+    pub async fn create_domain(&self, name: &str, suffix: &str, chain: &pki::ProvisioningChain) {
+        let (status, body) = self
+            .post(
+                "/api/v1/admin/domains",
+                json!({"profileName": name, "domainSuffix": suffix, "provisioningCert": chain.pfx_base64,
+                    "provisioningCertStorageFormat": "string", "provisioningCertPassword": chain.password}),
+            )
+            .await;
         assert_eq!(status, 201, "{body}");
     }
 
