@@ -135,6 +135,8 @@ struct Seen {
     connected: HashMap<String, proto::DeviceConnected>,
     disconnected: HashMap<String, proto::DeviceDisconnected>,
     connected_count: usize,
+    /// Every disconnected event in arrival order.
+    disconnected_log: Vec<proto::DeviceDisconnected>,
 }
 
 async fn watch_device_events(dashboard: &Bus) -> Arc<Mutex<Seen>> {
@@ -154,6 +156,7 @@ async fn watch_device_events(dashboard: &Bus) -> Arc<Mutex<Seen>> {
                 s.connected.insert(e.guid.clone(), e);
             } else if ty == proto::DeviceDisconnected::TYPE {
                 let e: proto::DeviceDisconnected = d.decode().expect("DeviceDisconnected");
+                s.disconnected_log.push(e.clone());
                 s.disconnected.insert(e.guid.clone(), e);
             }
         }
@@ -161,7 +164,8 @@ async fn watch_device_events(dashboard: &Bus) -> Arc<Mutex<Seen>> {
     seen
 }
 
-/// The retained messages of a filter, as a late subscriber gets them, by topic.
+/// The state of each topic of a filter as a new subscriber learns it (the retained message, or a
+/// newer live one), by topic.
 async fn retained<E: Event>(bus: &Bus, filter: &str, expect: usize) -> HashMap<String, E> {
     let mut sub = bus.subscribe(filter).await.expect("subscribe");
     let mut out = HashMap::new();
@@ -169,7 +173,6 @@ async fn retained<E: Event>(bus: &Bus, filter: &str, expect: usize) -> HashMap<S
     while out.len() < expect {
         match tokio::time::timeout_at(deadline, sub.next_event::<E>()).await {
             Ok(Some((d, e))) => {
-                assert!(d.retained, "{} is retained", d.topic);
                 out.insert(d.topic.clone(), e);
             }
             _ => break,
@@ -353,6 +356,18 @@ async fn two_hundred_devices_on_the_bus() {
     let dashboard = broker.client("dashboard", "dash-e2e").await;
     let seen = watch_device_events(&dashboard).await;
     let topics = dashboard.topics().clone();
+    // The reference's JSON events (reference_events is on).
+    let reference = Arc::new(Mutex::new(Vec::<serde_json::Value>::new()));
+    {
+        let mut sub = dashboard.subscribe("mps/events").await.expect("subscribe");
+        let reference = reference.clone();
+        tokio::spawn(async move {
+            while let Some(d) = sub.next().await {
+                let v = serde_json::from_slice(&d.payload).expect("reference JSON");
+                reference.lock().unwrap().push(v);
+            }
+        });
+    }
 
     // The instance's retained status: ONLINE with the address the router should use.
     let status =
@@ -399,6 +414,21 @@ async fn two_hundred_devices_on_the_bus() {
     let presence =
         retained::<proto::DevicePresence>(&dashboard, &topics.all_presence(), N as usize).await;
     assert_eq!(presence.len(), N as usize);
+    eventually("reference CIRA_Connected events", 10, async || {
+        reference.lock().unwrap().len() >= N as usize
+    })
+    .await;
+    {
+        let r = reference.lock().unwrap();
+        let e = r
+            .iter()
+            .find(|e| e["guid"] == devices[0].guid())
+            .expect("a reference event for the first device");
+        assert_eq!(e["type"], "success");
+        assert_eq!(e["message"], "CIRA Connection Established");
+        assert_eq!(e["methods"], json!(["CIRA_Connected"]));
+        assert!(e["timestamp"].as_i64().unwrap() > 1_700_000_000_000);
+    }
     assert!(
         presence.values().all(|p| p.connected
             && p.mps_instance == "mps-test"
@@ -673,4 +703,72 @@ async fn two_replicas_answer_each_command_exactly_once() {
     fleet.shutdown().await;
     a.stop().await;
     b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replaced_tunnel_keeps_the_device_online_and_an_operator_disconnect_takes_it_offline() {
+    let broker = Broker::start();
+    let mut mps = start_mps(&broker, Db::Sqlite, "mps-rep", None).await;
+    let dashboard = broker.client("dashboard", "dash-rep").await;
+    let seen = watch_device_events(&dashboard).await;
+    let topics = dashboard.topics().clone();
+    let g = "4c4c4544-004b-4210-8033-b6c04f504633";
+    common::device::register(&mps, g, CIRA_USER, CIRA_PASSWORD, AMT_PASSWORD).await;
+    let root = mps.mps.certs().unwrap().root_cert_pem.clone();
+
+    let mut first = common::device::RawDevice::connect(mps.cira, &root).await;
+    first.handshake(g, CIRA_USER, CIRA_PASSWORD).await;
+    eventually("connected", 10, async || {
+        seen.lock().unwrap().connected_count == 1
+    })
+    .await;
+
+    // The same device authenticates on a new tunnel: the old one is reported REPLACED, the
+    // device stays online.
+    let mut second = common::device::RawDevice::connect(mps.cira, &root).await;
+    second.handshake(g, CIRA_USER, CIRA_PASSWORD).await;
+    assert!(
+        first.closed_within(10).await,
+        "MPS drops the replaced tunnel"
+    );
+    eventually("second connected", 10, async || {
+        seen.lock().unwrap().connected_count == 2
+    })
+    .await;
+    {
+        let s = seen.lock().unwrap();
+        assert_eq!(s.disconnected_log.len(), 1);
+        assert_eq!(
+            s.disconnected_log[0].reason,
+            proto::DisconnectReason::Replaced as i32
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let p = retained::<proto::DevicePresence>(&dashboard, &topics.all_presence(), 1).await;
+    let p = p.values().next().expect("presence");
+    assert!(p.connected && p.mps_instance == "mps-rep", "{p:?}");
+    assert_eq!(seen.lock().unwrap().disconnected_log.len(), 1);
+
+    // An operator disconnects it over REST: ADMINISTRATIVE, and offline.
+    let (status, _) = common::http(
+        "DELETE",
+        &mps.url(&format!("/api/v1/devices/disconnect/{g}")),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    eventually("administrative disconnect", 10, async || {
+        seen.lock().unwrap().disconnected_log.len() == 2
+    })
+    .await;
+    assert_eq!(
+        seen.lock().unwrap().disconnected_log[1].reason,
+        proto::DisconnectReason::Administrative as i32
+    );
+    eventually("presence offline", 10, async || {
+        let p = retained::<proto::DevicePresence>(&dashboard, &topics.all_presence(), 1).await;
+        p.values().all(|p| !p.connected)
+    })
+    .await;
+    mps.stop().await;
 }
