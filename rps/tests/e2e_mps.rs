@@ -196,3 +196,96 @@ async fn fifty_devices_activate_register_through_events_and_connect_over_cira() 
     mps.stop().await;
     mps_db.drop_database().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_devices_activate_in_acm_with_a_test_provisioning_chain_and_connect() {
+    let broker = Broker::start();
+    let vault = TestVault::start(support::VAULT_TOKEN)
+        .await
+        .expect("fake KV v2");
+    let mps_db = TestDb::postgres().await;
+    let mps = Mps::start(&broker, &vault, mps_db.url()).await;
+    let rps = start_rps(&broker, &vault, TestDb::postgres().await).await;
+    let dashboard = broker.client("dashboard", "dashboard-acm", None).await;
+    let seen = watch_activations(&dashboard).await;
+
+    let root_pem = mps
+        .mps
+        .certs()
+        .expect("MPS certificates")
+        .root_cert_pem
+        .clone();
+    let root_der = CertificateDer::from_pem_slice(root_pem.as_bytes())
+        .expect("root PEM")
+        .to_vec();
+    rps.create_cira_config("mpscira", "127.0.0.1", mps.cira_port, &root_pem)
+        .await;
+    let chain = harness::pki::provisioning_chain("provisioning.vprodemo.test", "P@ssPfx1");
+    rps.create_domain("vprodemo", "vprodemo.test", &chain).await;
+    rps.create_profile(
+        "acm-cira",
+        "acmactivate",
+        Some("mpscira"),
+        serde_json::json!({}),
+    )
+    .await;
+
+    let fleet = fleet(2027, DEVICES as u64, root_der);
+    let devices = fleet.devices().to_vec();
+    for d in &devices {
+        d.trust_root_hash(chain.root_sha256());
+    }
+    let mut profile = activate("acm-cira");
+    profile.dns_suffix = Some("amt.vprodemo.test".into());
+    let results: Vec<_> = futures::stream::iter(devices.iter())
+        .map(|d| {
+            let (ws, profile) = (rps.ws.clone(), profile.clone());
+            async move { (d.guid(), run_agent(d, &ws, &profile).await) }
+        })
+        .buffer_unordered(DEVICES)
+        .collect()
+        .await;
+    for (guid, result) in &results {
+        let outcome = result.as_ref().unwrap_or_else(|e| panic!("{guid}: {e}"));
+        let status = outcome.status.as_ref().expect("status JSON");
+        assert_eq!(
+            status["Status"], "Activated to admin control mode.",
+            "{guid}: {status}"
+        );
+        assert_eq!(status["CIRAConnection"], "Configured", "{guid}: {status}");
+    }
+    for d in &devices {
+        assert_eq!(d.control_mode(), sim::device::ControlMode::Acm);
+        let guid = d.guid();
+        eventually(
+            &format!("{guid} registered and connected"),
+            60,
+            async || {
+                mps.device(&guid)
+                    .await
+                    .is_some_and(|r| r["connectionStatus"] == true)
+            },
+        )
+        .await;
+        let secret = rps.device_secret(&guid).await.expect("devices/<guid>");
+        assert_eq!(secret["MPS_PASSWORD"], harness::CIRA_PASSWORD);
+        assert_eq!(secret["MEBX_PASSWORD"], "Mebx-P@ssw0rd1");
+    }
+    {
+        let s = seen.lock().unwrap();
+        for d in &devices {
+            let guid = d.guid();
+            assert_eq!(
+                s.phases(&guid),
+                vec![ActivationPhase::Started, ActivationPhase::Succeeded],
+                "{guid}"
+            );
+            assert_eq!(s.activation[&guid][1].control_mode(), ControlMode::Acm);
+            assert_eq!(s.activation[&guid][1].dns_suffix, "amt.vprodemo.test");
+        }
+    }
+    fleet.shutdown().await;
+    rps.stop().await;
+    mps.stop().await;
+    mps_db.drop_database().await;
+}
