@@ -105,7 +105,7 @@ pub fn sanitize_postfix(postfix: &str) -> &str {
 /// `base` is the service's `path` (`/` when it has none), `request` the normalised request path and
 /// `postfix` what remains of it after the matched prefix (only meaningful with `strip_path`).
 pub fn join_v0(base: &str, strip_path: bool, request: &str, postfix: &str) -> String {
-    if base.ends_with('/') {
+    if let Some(trimmed) = base.strip_suffix('/') {
         if strip_path {
             if postfix.is_empty() {
                 if base == "/" {
@@ -114,10 +114,11 @@ pub fn join_v0(base: &str, strip_path: bool, request: &str, postfix: &str) -> St
                 if request.ends_with('/') {
                     return base.to_owned();
                 }
-                return base[..base.len() - 1].to_owned();
+                return trimmed.to_owned();
             }
             if postfix.starts_with('/') {
-                return format!("{}{postfix}", &base[..base.len() - 1]);
+                // Two slashes would meet: drop the service path's.
+                return format!("{trimmed}{postfix}");
             }
             return format!("{base}{postfix}");
         }
