@@ -315,20 +315,21 @@ async fn failures_name_their_reason_and_other_devices_keep_activating() {
                 .all(|d| s.phases(&d.guid()).contains(&ActivationPhase::Succeeded))
     })
     .await;
-    let s = seen.lock().unwrap();
-    for (guid, reason) in &expected {
-        let failed = s.activation[guid]
-            .iter()
-            .find(|e| e.phase() == ActivationPhase::Failed)
-            .expect("failed event");
-        assert_eq!(&failed.reason, reason, "{guid}");
+    {
+        let s = seen.lock().unwrap();
+        for (guid, reason) in &expected {
+            let failed = s.activation[guid]
+                .iter()
+                .find(|e| e.phase() == ActivationPhase::Failed)
+                .expect("failed event");
+            assert_eq!(&failed.reason, reason, "{guid}");
+        }
+        // The unknown profile never started; the others started, then failed.
+        assert_eq!(s.phases(&unknown.guid()), vec![ActivationPhase::Failed]);
+        assert_eq!(
+            s.phases(&garbage.guid()),
+            vec![ActivationPhase::Started, ActivationPhase::Failed]
+        );
     }
-    // The unknown profile never started; the others started, then failed.
-    assert_eq!(s.phases(&unknown.guid()), vec![ActivationPhase::Failed]);
-    assert_eq!(
-        s.phases(&garbage.guid()),
-        vec![ActivationPhase::Started, ActivationPhase::Failed]
-    );
-    drop(s);
     rps.stop().await;
 }

@@ -38,7 +38,7 @@ enum State {
     CheckTenant,
     ProvisioningCert,
     GeneralSettings,
-    CheckTlsState,
+    ProbeTls,
     HostBasedSetup,
     AddNextCert(usize),
     AdminSetup,
@@ -149,7 +149,7 @@ impl Activation {
             State::CheckTenant => self.check_tenant(job),
             State::ProvisioningCert => self.provisioning_cert(job).await,
             State::GeneralSettings => self.general_settings(job).await,
-            State::CheckTlsState => self.check_tls_state(job).await,
+            State::ProbeTls => self.check_tls_state(job).await,
             State::HostBasedSetup => self.host_based_setup(job).await,
             State::AddNextCert(index) => self.add_next_cert(job, index).await,
             State::AdminSetup => self.admin_setup(job).await,
@@ -255,7 +255,7 @@ impl Activation {
             return State::Failed("Not a valid digest realm.".into());
         }
         if self.plan.activated {
-            State::CheckTlsState
+            State::ProbeTls
         } else if self.plan.acm {
             State::HostBasedSetup
         } else {

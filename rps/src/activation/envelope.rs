@@ -160,9 +160,8 @@ fn parse_version(text: &str) -> Result<(i64, i64, i64), String> {
 pub fn check_protocol_version(client: &str) -> Result<(), String> {
     let ours = parse_version(PROTOCOL_VERSION)?;
     let theirs = parse_version(client)?;
-    let compatible = ours.0 == theirs.0
-        && ((ours.1 == theirs.1 && ours.2 >= theirs.2)
-            || (ours.1 != theirs.1 && ours.1 >= theirs.1));
+    let compatible =
+        ours.0 == theirs.0 && ((ours.1 == theirs.1 && ours.2 >= theirs.2) || ours.1 > theirs.1);
     if compatible {
         Ok(())
     } else {

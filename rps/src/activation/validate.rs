@@ -49,12 +49,13 @@ pub fn check_amt_version(payload: &DevicePayload, action: &str) -> Result<(), St
     let uuid = &payload.uuid;
     let version = js_parse_float(&payload.ver);
     match version {
-        Some(v) if BUILD_CHECKED.contains(&v) => {
-            if js_parse_int(&payload.build).is_some_and(|b| b < 3000) {
-                return Err(format!(
-                    "Device {uuid} {action} failed. Please check with your OEM for a firmware update."
-                ));
-            }
+        Some(v)
+            if BUILD_CHECKED.contains(&v)
+                && js_parse_int(&payload.build).is_some_and(|b| b < 3000) =>
+        {
+            return Err(format!(
+                "Device {uuid} {action} failed. Please check with your OEM for a firmware update."
+            ));
         }
         Some(v) if v < 7.0 => {
             return Err(format!(
@@ -256,7 +257,7 @@ pub async fn maintenance(
             "{client_id} - missing maintenance task in message"
         )));
     };
-    if !payload.current_mode.is_some_and(|m| m > 0) {
+    if payload.current_mode.is_none_or(|m| m <= 0) {
         return Err(Refusal(format!(
             "Device {} is in pre-provisioning mode.",
             payload.uuid
