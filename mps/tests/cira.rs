@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::device::{
     RawDevice, hex, protocol_version, register, service_request, userauth_password,
 };
-use common::{Db, TestMps, http};
+use common::{Db, TestMps, eventually, http};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const GUID: &str = "4c4c4544-004b-4210-8033-b6c04f504633";
@@ -18,17 +18,6 @@ async fn device_json(mps: &TestMps, guid: &str) -> serde_json::Value {
     let (status, body) = http("GET", &mps.url(&format!("/api/v1/devices/{guid}")), None).await;
     assert_eq!(status, 200);
     body
-}
-
-/// Polls until `f` holds (state changes after a socket event are asynchronous).
-async fn eventually(what: &str, mut f: impl AsyncFnMut() -> bool) {
-    for _ in 0..100 {
-        if f().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for: {what}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -53,7 +42,7 @@ async fn device_connects_keeps_alive_and_disconnects() {
     // Keep-alive: the reply echoes the cookie; lastseen is written by the next batch.
     dev.send(&hex("d0000000ff")).await;
     assert_eq!(dev.recv_exact(5).await, hex("d1000000ff"));
-    eventually("lastseen recorded", async || {
+    eventually("lastseen recorded", 5, async || {
         device_json(&mps, GUID).await["lastSeen"].is_string()
     })
     .await;
@@ -73,7 +62,7 @@ async fn device_connects_keeps_alive_and_disconnects() {
     );
 
     drop(dev);
-    eventually("device marked disconnected", async || {
+    eventually("device marked disconnected", 5, async || {
         let d = device_json(&mps, GUID).await;
         d["connectionStatus"] == false
             && d["mpsInstance"].is_null()
@@ -271,7 +260,7 @@ async fn rest_disconnect_drops_the_tunnel_and_fails_pending_opens() {
         Some(mps::cira::ChannelError::TunnelClosed)
     );
     assert!(dev.closed_within(5).await);
-    eventually("disconnected in the registry", async || {
+    eventually("disconnected in the registry", 5, async || {
         device_json(&mps, GUID).await["connectionStatus"] == false
     })
     .await;
@@ -293,7 +282,7 @@ async fn idle_tunnels_time_out() {
     let mut dev = RawDevice::connect(mps.cira, &root).await;
     dev.handshake(GUID, "u", "p").await;
     assert!(dev.closed_within(4).await, "idle tunnel closed");
-    eventually("disconnected in the registry", async || {
+    eventually("disconnected in the registry", 5, async || {
         device_json(&mps, GUID).await["connectionStatus"] == false
     })
     .await;

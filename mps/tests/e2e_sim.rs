@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Db, TestMps, http};
+use common::{Db, TestMps, eventually, http};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use serde_json::{Value, json};
@@ -55,17 +55,6 @@ async fn start_fleet(mps: &TestMps, seed: u64, devices: u64) -> Fleet {
         common::device::register(mps, &d.guid(), CIRA_USER, CIRA_PASSWORD, AMT_PASSWORD).await;
     }
     Fleet::start_with(&config, fleet_devices, std::sync::Arc::new(DeviceServices))
-}
-
-async fn eventually(what: &str, secs: u64, mut f: impl AsyncFnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    while tokio::time::Instant::now() < deadline {
-        if f().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("timed out waiting for: {what}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use wsman::messages::amt::{AlarmTemplate, add_alarm};
 use wsman::{Call, Selector};
 
-use super::{Amt, AmtRequest, Failure, num, pulled, truthy};
+use super::{Amt, AmtRequest, Failure, as_list, num, pulled, truthy};
 use crate::rest::errors::api_error;
 use crate::rest::validate::{as_bool, as_i64};
 
@@ -139,14 +139,6 @@ pub async fn delete_alarm(amt: &Amt<'_>, req: &AmtRequest) -> Response {
     }
 }
 
-fn list_of(v: &Value) -> Vec<Value> {
-    match v {
-        Value::Array(a) => a.clone(),
-        Value::Null => Vec::new(),
-        one => vec![one.clone()],
-    }
-}
-
 /// The reference's KVM screen mapping: one display per index of the per-display arrays.
 fn displays(items: &[Value], default_screen: Option<i64>) -> Vec<Value> {
     let mut out = Vec::new();
@@ -158,7 +150,7 @@ fn displays(items: &[Value], default_screen: Option<i64>) -> Vec<Value> {
             (role_of("TertiaryIndex"), "tertiary"),
             (role_of("QuadraryIndex"), "quaternary"),
         ];
-        let arr = |k: &str| list_of(&it[k]);
+        let arr = |k: &str| as_list(&it[k]);
         let (active, ulx, uly, rx, ry) = (
             arr("IsActive"),
             arr("UpperLeftX"),

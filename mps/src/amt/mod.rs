@@ -146,13 +146,18 @@ impl Amt<'_> {
     }
 }
 
-/// `Body.PullResponse.Items.<class>` as a list (xml2js makes a single item an object).
-pub fn pulled(env: &Value, class: &str) -> Vec<Value> {
-    match &env["Body"]["PullResponse"]["Items"][class] {
+/// A value as a list: xml2js makes a single repeated element an object, and none `null`.
+pub fn as_list(v: &Value) -> Vec<Value> {
+    match v {
         Value::Array(a) => a.clone(),
         Value::Null => Vec::new(),
         one => vec![one.clone()],
     }
+}
+
+/// `Body.PullResponse.Items.<class>` as a list.
+pub fn pulled(env: &Value, class: &str) -> Vec<Value> {
+    as_list(&env["Body"]["PullResponse"]["Items"][class])
 }
 
 /// A JSON number or numeric string as i64.

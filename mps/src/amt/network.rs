@@ -10,7 +10,7 @@ use wsman::messages::amt::{add_wifi_settings, set_link_preference};
 use wsman::{Call, Selector};
 
 use super::tables::amt_status;
-use super::{Amt, AmtRequest, Failure, num, pulled, truthy};
+use super::{Amt, AmtRequest, Failure, as_list, num, pulled, truthy};
 use crate::rest::errors::{BAD_REQUEST, NOT_IMPLEMENTED, api_error};
 use crate::rest::validate::{as_bool, as_i64};
 
@@ -65,14 +65,6 @@ const WIFI_STATE: &[(i64, &str)] = &[
     (32769, "WifiEnabledS0SxAC"),
 ];
 
-fn list(v: &Value) -> Vec<Value> {
-    match v {
-        Value::Array(a) => a.clone(),
-        Value::Null => Vec::new(),
-        one => vec![one.clone()],
-    }
-}
-
 fn text(v: &Value) -> Value {
     Value::String(wsman::parse::value_text(v).unwrap_or_default())
 }
@@ -86,7 +78,7 @@ fn network_info(p: &Value) -> Map<String, Value> {
     m.insert("sharedMAC".into(), truthy(&p["SharedMAC"]).into());
     m.insert("macAddress".into(), text(&p["MACAddress"]));
     m.insert("linkIsUp".into(), truthy(&p["LinkIsUp"]).into());
-    let policy: Vec<Value> = list(&p["LinkPolicy"])
+    let policy: Vec<Value> = as_list(&p["LinkPolicy"])
         .iter()
         .map(|v| match name_of(v, LINK_POLICY) {
             Value::String(s) if s.is_empty() => "Unknown".into(),
