@@ -303,6 +303,68 @@ async fn a_malformed_payload_is_skipped_and_the_consumer_keeps_running() {
     assert_eq!(event, good);
 }
 
+/// Consumers finish in any order; the broker still gets its acknowledgements in delivery order (MQTT
+/// requires it, and rumqttd drops a client that breaks it), so nothing is redelivered.
+async fn acknowledgements_in_delivery_order(target: &Target) {
+    let consumer = target.connect("dashboard", "dash-order").await;
+    let mut connects = consumer
+        .subscribe(&consumer.topics().device_events(DeviceEvent::Connected))
+        .await
+        .unwrap();
+    let mut presence = consumer
+        .subscribe(&consumer.topics().all_presence())
+        .await
+        .unwrap();
+    let mps = target.connect("mps", "mps-order").await;
+    let event = connected(1);
+    mps.publish(&Topic::DeviceEvent(guid(), DeviceEvent::Connected), &event)
+        .await
+        .unwrap();
+    for n in 0..50 {
+        let presence = proto::DevicePresence {
+            guid: GUID.into(),
+            mps_instance: format!("mps-{n}"),
+            ..Default::default()
+        };
+        mps.publish(&Topic::Presence(guid()), &presence)
+            .await
+            .unwrap();
+    }
+    // The first delivery is held while fifty later ones are done with.
+    let (held, _) = next::<proto::DeviceConnected>(&mut connects).await;
+    for _ in 0..50 {
+        drop(next::<proto::DevicePresence>(&mut presence).await);
+    }
+    drop(held);
+    mps.publish(
+        &Topic::DeviceEvent(guid(), DeviceEvent::Connected),
+        &connected(2),
+    )
+    .await
+    .unwrap();
+    let (_, last) = next::<proto::DeviceConnected>(&mut connects).await;
+    assert_eq!(last.remote_address, "10.0.0.2:4433");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(consumer.connections(), 1, "the broker dropped the consumer");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), connects.next())
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn acknowledgements_leave_in_delivery_order_embedded() {
+    let broker = embedded().await;
+    acknowledgements_in_delivery_order(&broker.target).await;
+}
+
+#[tokio::test]
+async fn acknowledgements_leave_in_delivery_order_mosquitto() {
+    let mosquitto = support::Mosquitto::start();
+    acknowledgements_in_delivery_order(&mosquitto.target).await;
+}
+
 #[tokio::test]
 async fn mosquitto_sub_sees_an_event_and_its_cloudevents_properties() {
     let broker = embedded().await;

@@ -1,6 +1,7 @@
 //! What subscribers receive: one message with its CloudEvents attributes, acknowledged to the broker
 //! only when the consumer is done with it (when the `Delivery` is dropped), so a consumer that dies
-//! mid-way gets the message again instead of losing it.
+//! mid-way gets the message again instead of losing it. Acknowledgements leave in delivery order
+//! (see `acks`).
 
 use std::{
     collections::{HashSet, VecDeque},
@@ -8,22 +9,9 @@ use std::{
 };
 
 use bytes::Bytes;
-use rumqttc::v5::{AsyncClient, mqttbytes::v5::Publish};
 use tokio::sync::mpsc;
 
-/// Sends the broker's acknowledgement when the last copy of a delivery is dropped.
-pub(crate) struct AckOnDrop {
-    pub client: AsyncClient,
-    pub publish: Publish,
-}
-
-impl Drop for AckOnDrop {
-    fn drop(&mut self) {
-        // If the request queue is full the broker simply sends the message again; consumers drop the
-        // duplicate by its event id.
-        let _ = self.client.try_ack(&self.publish);
-    }
-}
+use super::acks::Slot;
 
 /// One received message.
 #[derive(Clone)]
@@ -36,7 +24,7 @@ pub struct Delivery {
     pub retained: bool,
     pub response_topic: Option<String>,
     pub correlation: Option<Bytes>,
-    pub(crate) ack: Option<Arc<AckOnDrop>>,
+    pub(crate) ack: Option<Arc<Slot>>,
 }
 
 impl std::fmt::Debug for Delivery {
@@ -91,7 +79,9 @@ impl Delivery {
         })
     }
 
-    /// Acknowledges now instead of when the last copy is dropped.
+    /// Done with this copy now instead of when it is dropped. The broker's acknowledgement leaves once
+    /// every copy and every earlier delivery is done (MQTT acknowledges in order): hold a delivery only
+    /// as long as acting on it takes, and spawn long work after taking what it needs.
     pub fn ack(&mut self) {
         self.ack = None;
     }

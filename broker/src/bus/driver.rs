@@ -15,7 +15,7 @@ use rumqttc::v5::{
 };
 use tokio::sync::{mpsc, oneshot};
 
-use super::{BusError, Inner, State, delivery::AckOnDrop};
+use super::{BusError, Inner, State};
 use crate::{Delivery, topic_filter};
 
 /// Saving the acknowledged position costs a file sync; do it at most this often while busy.
@@ -201,6 +201,10 @@ async fn save_acks(inner: &Inner, last_save: &mut Instant) {
 }
 
 fn on_connected(inner: &Inner, session_present: bool) {
+    inner.acks.reset();
+    inner
+        .connections
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut state = inner.state();
     state.connected = true;
     state.handed.clear();
@@ -284,12 +288,7 @@ async fn dispatch(inner: &Arc<Inner>, publish: Publish) {
         retained: publish.retain,
         response_topic: properties.response_topic,
         correlation: properties.correlation_data,
-        ack: (publish.qos != QoS::AtMostOnce).then(|| {
-            Arc::new(AckOnDrop {
-                client: inner.client.clone(),
-                publish,
-            })
-        }),
+        ack: (publish.qos != QoS::AtMostOnce).then(|| Arc::new(inner.acks.enqueue(publish))),
     };
 
     let targets: Vec<mpsc::Sender<Delivery>> = {

@@ -3,6 +3,7 @@
 //! session with re-subscription whenever the broker kept none, per-subscription duplicate dropping by
 //! event id, request/response over MQTT 5 response topics, and a retained last will.
 
+mod acks;
 mod config;
 mod delivery;
 mod driver;
@@ -69,6 +70,7 @@ pub struct Bus {
 
 struct Inner {
     client: AsyncClient,
+    acks: acks::AckQueue,
     url: String,
     topics: Topics,
     source: String,
@@ -82,6 +84,8 @@ struct Inner {
     drained: Notify,
     /// Set by `shutdown` before it disconnects, so the driver ends quietly.
     closing: std::sync::atomic::AtomicBool,
+    /// Successful connections so far (1 + reconnections).
+    connections: std::sync::atomic::AtomicU64,
     stop: CancellationToken,
 }
 
@@ -229,6 +233,7 @@ impl Bus {
             .topics
             .render(&config.topics.reply(&config.client_id)?);
         let inner = Arc::new(Inner {
+            acks: acks::AckQueue::new(client.clone()),
             client,
             url: config.url.to_string(),
             topics: config.topics,
@@ -241,6 +246,7 @@ impl Bus {
             connected: watch::channel(false).0,
             drained: Notify::new(),
             closing: std::sync::atomic::AtomicBool::new(false),
+            connections: std::sync::atomic::AtomicU64::new(0),
             stop: CancellationToken::new(),
         });
         let (first_tx, first_rx) = oneshot::channel();
@@ -269,6 +275,13 @@ impl Bus {
 
     pub fn is_connected(&self) -> bool {
         *self.inner.connected.borrow()
+    }
+
+    /// How many times the bus has connected (1 + reconnections): a health figure.
+    pub fn connections(&self) -> u64 {
+        self.inner
+            .connections
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Waits until connected to the broker.
