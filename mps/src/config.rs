@@ -73,6 +73,11 @@ pub struct MpsConfig {
 pub struct GlobalCiraCredentials {
     pub username: String,
     pub password: String,
+    /// The AMT admin password of devices enrolled this way (for WS-Man and the relay), stored as each
+    /// device's own `AMT_PASSWORD` on its first connect. Without it their AMT routes answer 500 until
+    /// RPS stores one.
+    #[serde(default)]
+    pub amt_password: Option<String>,
 }
 
 impl std::fmt::Debug for GlobalCiraCredentials {
@@ -80,6 +85,10 @@ impl std::fmt::Debug for GlobalCiraCredentials {
         f.debug_struct("GlobalCiraCredentials")
             .field("username", &self.username)
             .field("password", &"<redacted>")
+            .field(
+                "amt_password",
+                &self.amt_password.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }

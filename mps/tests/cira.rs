@@ -295,6 +295,7 @@ async fn global_cira_credentials_enrol_a_device_on_first_connect() {
         c.global_cira_credentials = Some(mps::GlobalCiraCredentials {
             username: "fleet".into(),
             password: "fleet-pw".into(),
+            amt_password: Some("fleet-amt-pw".into()),
         })
     })
     .await;
@@ -305,6 +306,18 @@ async fn global_cira_credentials_enrol_a_device_on_first_connect() {
     let d = device_json(&mps, guid).await;
     assert_eq!(d["connectionStatus"], true);
     assert_eq!(d["mpsusername"], "fleet");
+    // It is managed with the global AMT password, stored as its own.
+    let stored = mps.mps.device_secrets(guid).await.unwrap().unwrap();
+    assert_eq!(stored.amt_password.as_deref(), Some("fleet-amt-pw"));
+    assert_eq!(
+        mps.mps
+            .connections()
+            .get(guid)
+            .unwrap()
+            .amt_password()
+            .as_deref(),
+        Some("fleet-amt-pw")
+    );
     // A wrong global password enrols nothing.
     let other = "143e4567-e89b-12d3-a456-426614174000";
     let mut bad = RawDevice::connect(mps.cira, &root).await;

@@ -497,11 +497,15 @@ impl Session {
         if !by_row && !by_global {
             return Err("wrong CIRA credentials");
         }
+        let mut amt_password = secrets.as_ref().and_then(|s| s.amt_password.clone());
         if by_global && self.row.is_none() {
             let row = self
                 .enrol(&guid, &String::from_utf8_lossy(username))
                 .await?;
             self.row = Some(Box::new(row));
+        }
+        if by_global && amt_password.is_none() {
+            amt_password = self.store_global_amt_password(&guid).await;
         }
         let tenant = self
             .row
@@ -515,7 +519,7 @@ impl Session {
                 self.id,
                 self.cmd_tx.clone(),
                 self.closed.clone(),
-                secrets.and_then(|s| s.amt_password),
+                amt_password,
                 self.mps.config().wsman_max_concurrent,
             )
             .with_origin(
@@ -538,6 +542,32 @@ impl Session {
             Err(e) => tracing::error!(guid, error = %e, "CIRA: recording the connection failed"),
         }
         Ok(conn)
+    }
+
+    /// Enrolment without RPS: a device that presented the global credentials is managed with the
+    /// global AMT password, when one is configured, which is stored as its own so WS-Man and the relay
+    /// can reach it like any device RPS activated.
+    async fn store_global_amt_password(&self, guid: &str) -> Option<String> {
+        let password = self
+            .mps
+            .config()
+            .global_cira_credentials
+            .as_ref()?
+            .amt_password
+            .clone()?;
+        let path = format!("devices/{guid}");
+        let store = self.mps.secrets();
+        let mut stored = store.get(&path).await.ok().flatten().unwrap_or_default();
+        let mut device = secrets::DeviceSecrets::from_map(&stored);
+        device.amt_password = Some(password.clone());
+        device.apply_to(&mut stored);
+        match store.put(&path, stored).await {
+            Ok(()) => Some(password),
+            Err(error) => {
+                tracing::error!(guid, %error, "CIRA: storing the enrolled device's AMT password failed");
+                None
+            }
+        }
     }
 
     /// Enrolment without RPS: registers a device that presented the global credentials.
