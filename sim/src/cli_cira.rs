@@ -24,21 +24,19 @@ pub struct CiraArgs {
     /// Index of the first device.
     #[arg(long, env = "OPENAMT_SIM_START_INDEX", default_value_t = 0)]
     pub start_index: u64,
-    /// CIRA user name (APF USERAUTH), as registered for the devices at the MPS.
+    /// CIRA user name (APF USERAUTH), as registered for the devices at the MPS
+    /// [default: the enrolment credentials `openamt up` wrote in the data directory].
     #[arg(long, env = "OPENAMT_SIM_CIRA_USERNAME")]
-    pub username: String,
-    /// CIRA password.
+    pub username: Option<String>,
+    /// CIRA password [default: from the data directory, like --username].
     #[arg(long, env = "OPENAMT_SIM_CIRA_PASSWORD", hide_env_values = true)]
-    pub password: String,
-    /// AMT admin password of the simulated devices (WS-Man and redirection digest).
-    #[arg(
-        long,
-        env = "OPENAMT_SIM_AMT_PASSWORD",
-        hide_env_values = true,
-        default_value = "P@ssw0rd"
-    )]
-    pub amt_password: String,
-    /// PEM file with the root the devices trust for the MPS certificate (default: system roots).
+    pub password: Option<String>,
+    /// AMT admin password of the simulated devices (WS-Man and redirection digest)
+    /// [default: from the data directory, else P@ssw0rd].
+    #[arg(long, env = "OPENAMT_SIM_AMT_PASSWORD", hide_env_values = true)]
+    pub amt_password: Option<String>,
+    /// PEM file with the root the devices trust for the MPS certificate
+    /// [default: <data-dir>/mps-root.pem when it exists, else the system roots].
     #[arg(long, env = "OPENAMT_SIM_CA")]
     pub ca: Option<PathBuf>,
     /// Handshakes in flight at once.
@@ -53,9 +51,59 @@ pub struct CiraArgs {
     /// Offer TLS 1.3 as well (AMT 11–16 firmware speaks TLS 1.2 only).
     #[arg(long)]
     pub tls13: bool,
-    /// Data directory of `openamt up` (credentials and CA); not read yet, use --ca/--username/--password.
-    #[arg(long, env = "OPENAMT_DATA_DIR")]
-    pub data_dir: Option<PathBuf>,
+    /// Data directory of `openamt up`, where it leaves the enrolment credentials and the MPS root.
+    #[arg(long, env = "OPENAMT_DATA_DIR", default_value = "openamt-data")]
+    pub data_dir: PathBuf,
+}
+
+/// What `openamt up` writes for simulated devices: the global CIRA credentials that enrol a device on
+/// its first connect, and the AMT password the MPS will use for it.
+#[derive(serde::Deserialize, Default)]
+pub struct Enrolment {
+    pub username: String,
+    pub password: String,
+    #[serde(default)]
+    pub amt_password: Option<String>,
+}
+
+/// The file in the data directory holding the enrolment credentials.
+pub const ENROLMENT_FILE: &str = "cira-enrolment.json";
+/// The file in the data directory holding the MPS root certificate.
+pub const MPS_ROOT_FILE: &str = "mps-root.pem";
+
+impl CiraArgs {
+    /// Flags first, then the data directory's files.
+    fn resolve(&self) -> anyhow::Result<(String, String, String, Option<PathBuf>)> {
+        let from_dir = || -> anyhow::Result<Enrolment> {
+            let path = self.data_dir.join(ENROLMENT_FILE);
+            let text = std::fs::read_to_string(&path).with_context(|| {
+                format!(
+                    "no --username/--password given and no {} (start `openamt up` in this directory, or pass --data-dir)",
+                    path.display()
+                )
+            })?;
+            serde_json::from_str(&text)
+                .with_context(|| format!("{} is not an enrolment file", path.display()))
+        };
+        let enrolment = match (&self.username, &self.password) {
+            (Some(u), Some(p)) => Enrolment {
+                username: u.clone(),
+                password: p.clone(),
+                amt_password: None,
+            },
+            _ => from_dir()?,
+        };
+        let amt_password = self
+            .amt_password
+            .clone()
+            .or(enrolment.amt_password)
+            .unwrap_or_else(|| "P@ssw0rd".to_owned());
+        let ca = self.ca.clone().or_else(|| {
+            let root = self.data_dir.join(MPS_ROOT_FILE);
+            root.exists().then_some(root)
+        });
+        Ok((enrolment.username, enrolment.password, amt_password, ca))
+    }
 }
 
 impl fmt::Debug for CiraArgs {
@@ -96,7 +144,8 @@ pub fn parse_host_port(s: &str) -> anyhow::Result<(String, u16)> {
 pub async fn run(args: CiraArgs) -> anyhow::Result<FleetSummary> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let (server, port) = parse_host_port(&args.mps)?;
-    let roots = match &args.ca {
+    let (username, password, amt_password, ca) = args.resolve()?;
+    let roots = match &ca {
         Some(path) => Some(read_ca_file(path)?),
         None => None,
     };
@@ -114,8 +163,8 @@ pub async fn run(args: CiraArgs) -> anyhow::Result<FleetSummary> {
     let cira = CiraSettings {
         server,
         port,
-        username: args.username.clone(),
-        password: args.password.clone(),
+        username,
+        password,
         root_cert_der: roots.as_ref().and_then(|r| r.first().cloned()),
     };
     let config = FleetConfig {
@@ -125,7 +174,7 @@ pub async fn run(args: CiraArgs) -> anyhow::Result<FleetSummary> {
         tls13: args.tls13,
         progress: args.progress,
         session: SessionConfig::default(),
-        ..FleetConfig::provisioned(args.seed, args.devices, cira, args.amt_password.clone())
+        ..FleetConfig::provisioned(args.seed, args.devices, cira, amt_password)
     };
     tracing::info!(mps = %args.mps, devices = args.devices, seed = args.seed, "starting simulated CIRA fleet");
     let fleet = Fleet::start(&config);
