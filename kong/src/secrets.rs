@@ -12,6 +12,7 @@
 //! | `mps-jwt-secret` | the HMAC secret MPS signs logins with and Kong verifies | MPS, Kong |
 //! | `mps-admin-password` | the MPS web login (`MPS_WEB_ADMIN_PASSWORD`) | MPS, the operator |
 //! | `postgres-password`, `vault-token` | Postgres and Vault (dev mode) credentials | db, vault, MPS, RPS |
+//! | `mps-database-url`, `rps-database-url` | `postgresql://…` with that password (mpsdb, rpsdb) | MPS, RPS |
 //! | `kong.yml` | kong.yaml with the JWT secret filled in (Kong cannot resolve it) | Kong |
 //!
 //! Existing secrets are kept: running it again never rotates a password behind a running stack's back.
@@ -65,6 +66,9 @@ pub struct SecretsOptions {
     pub mosquitto_owner: Option<(u32, u32)>,
     /// Hand Kong's files to this uid/gid.
     pub kong_owner: Option<(u32, u32)>,
+    /// The Postgres user and `host:port` the services' database URLs name.
+    pub postgres_user: String,
+    pub postgres_address: String,
 }
 
 impl SecretsOptions {
@@ -82,6 +86,8 @@ impl SecretsOptions {
             kong_yaml: crate::KONG_YAML.to_owned(),
             mosquitto_owner: Some(MOSQUITTO_IMAGE_USER),
             kong_owner: Some(KONG_IMAGE_USER),
+            postgres_user: "postgresadmin".into(),
+            postgres_address: "db:5432".into(),
         }
     }
 }
@@ -147,15 +153,24 @@ pub fn generate(dir: &Path, options: &SecretsOptions) -> Result<Generated, Secre
 
     let jwt_secret = keep_or_create(dir, "mps-jwt-secret", || random_alphanumeric(48))?;
     keep_or_create(dir, "mps-admin-password", strong_password)?;
-    keep_or_create(dir, "postgres-password", || random_alphanumeric(32))?;
+    let postgres_password = keep_or_create(dir, "postgres-password", || random_alphanumeric(32))?;
     keep_or_create(dir, "vault-token", || {
         format!("hvs.{}", random_alphanumeric(24))
     })?;
+    for (name, database) in [("mps-database-url", "mpsdb"), ("rps-database-url", "rpsdb")] {
+        let url = format!(
+            "postgresql://{}:{postgres_password}@{}/{database}",
+            options.postgres_user, options.postgres_address
+        );
+        write_file(&dir.join(name), &url, true)?;
+    }
     for name in [
         "mps-jwt-secret",
         "mps-admin-password",
         "postgres-password",
         "vault-token",
+        "mps-database-url",
+        "rps-database-url",
     ] {
         files.push(dir.join(name));
     }

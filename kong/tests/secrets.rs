@@ -53,6 +53,8 @@ fn makes_every_secret_once_and_keeps_them() {
         "mps-admin-password",
         "postgres-password",
         "vault-token",
+        "mps-database-url",
+        "rps-database-url",
         "kong.yml",
     ] {
         let mode = std::fs::metadata(dir.path().join(private))
@@ -77,6 +79,13 @@ fn makes_every_secret_once_and_keeps_them() {
         assert_eq!(uid("gateway-key.pem"), 1000);
         assert_eq!(uid("mps-jwt-secret"), 0);
     }
+
+    let postgres = read(dir.path(), "postgres-password");
+    assert_eq!(
+        read(dir.path(), "mps-database-url"),
+        format!("postgresql://postgresadmin:{postgres}@db:5432/mpsdb")
+    );
+    assert!(read(dir.path(), "rps-database-url").ends_with("@db:5432/rpsdb"));
 
     // Kong's copy has the secret in place and nothing else changed.
     let secret = read(dir.path(), "mps-jwt-secret");
