@@ -47,3 +47,8 @@ export const GUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0
 export function provisioningMode (mode) {
   return { 1: 'Admin control mode (ACM)', 4: 'Client control mode (CCM)' }[mode] ?? (mode === undefined ? '' : `Mode ${mode}`)
 }
+
+/** The control mode RPS recorded (deviceInfo.currentMode: "0" none, "1" CCM, "2" ACM). */
+export function controlModeOf (currentMode) {
+  return { 0: 'Pre-provisioning', 1: 'Client control mode (CCM)', 2: 'Admin control mode (ACM)' }[currentMode] ?? ''
+}

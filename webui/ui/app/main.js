@@ -46,6 +46,9 @@ for (const entity of [profiles, ciraConfigs, domains, wireless]) {
 
 // The reference interceptor's reactions, shared by every request.
 handlers.unauthorized = (body) => {
+  // Requests still in flight when the first 401 logged us out come back 401 too; the first one
+  // said why (e.g. the session timed out), and that is what the login page shows.
+  if (!session.isLoggedIn()) return
   const expired = body && body.exp === 'token expired'
   logout(expired ? 'Your session timed out. Please log in again.' : 'Please log in.')
 }

@@ -91,12 +91,13 @@ export default async function dashboardPage (ctx) {
     h('span', { class: 'detail' },
       event.guid ? [h('a', { href: `/devices/${event.guid}`, class: 'mono' }, event.guid), ' '] : null,
       describe(event)))
+  // Presence is state (the counts use it), not news: the feed shows what happened.
   const showFeed = () => {
-    const items = live.feed.map(feedItem)
+    const items = live.feed.filter((e) => e.kind !== 'presence').map(feedItem)
     fill(feedList, items.length ? items : h('li', { class: 'muted empty-feed' }, 'No events yet. Devices that connect, disconnect or activate appear here as it happens.'))
   }
 
-  const servicesList = h('ul', { class: 'feed', id: 'services' })
+  const servicesList = h('ul', { class: 'feed compact', id: 'services' })
   const showServices = () => {
     const rows = [...live.services.values()].map((s) => {
       const online = s.data?.state === 'SERVICE_STATE_ONLINE'
@@ -108,12 +109,12 @@ export default async function dashboardPage (ctx) {
     fill(servicesList, rows.length ? rows : h('li', { class: 'muted' }, 'No service has reported its status.'))
   }
 
-  const activationList = h('ul', { class: 'feed', id: 'dashboard-activations' })
+  const activationList = h('ul', { class: 'feed compact', id: 'dashboard-activations' })
   const showActivations = () => {
     const rows = [...live.activations.values()].reverse().slice(0, 10).map((a) => h('li', {},
       h('time', { datetime: a.time ?? '' }, shortTime(a.time)),
       h('span', {}, h('span', { class: `badge ${badgeForPhase(a.data?.phase)}` }, phaseText(a.data?.phase))),
-      h('span', { class: 'detail' }, h('a', { href: `/devices/${a.guid}`, class: 'mono' }, a.guid), a.data?.profile ? ` · ${a.data.profile}` : '', a.data?.reason ? ` · ${a.data.reason}` : '')))
+      h('span', { class: 'detail' }, h('a', { href: `/devices/${a.guid}`, title: a.guid }, a.data?.hostname || a.guid), a.data?.profile ? ` · ${a.data.profile}` : '', a.data?.reason ? ` · ${a.data.reason}` : '')))
     fill(activationList, rows.length ? rows : h('li', { class: 'muted' }, 'No activations seen yet.'))
   }
 
@@ -126,7 +127,7 @@ export default async function dashboardPage (ctx) {
     if (type === 'event') {
       move(event)
       showCounts()
-      if (!event.retained) showFeed()
+      if (!event.retained && event.kind !== 'presence') showFeed()
       if (event.kind === 'status') showServices()
       if (event.kind === 'activation') showActivations()
     } else if (type === 'snapshot' || type === 'resync') {

@@ -6,7 +6,7 @@ import { h, fill, toast, table, props, formatTime, uid } from '../dom.js'
 import { get, post } from '../api.js'
 import { mps, relayBase } from '../config.js'
 import { live, phaseText, modeText, describe } from '../live.js'
-import { powerLabel, powerTone, POWER_ACTIONS, provisioningMode } from '../format.js'
+import { powerLabel, powerTone, POWER_ACTIONS, provisioningMode, controlModeOf } from '../format.js'
 import { SolSession, State } from '../redirection.js'
 import { Terminal } from '../terminal.js'
 import { badgeForPhase } from './dashboard.js'
@@ -33,7 +33,9 @@ export default async function devicePage (ctx) {
   const statusValue = h('span', { id: 'device-status' })
   const powerValue = h('span', { id: 'power-state' }, '—')
   const versionValue = h('span', { id: 'amt-version' }, '—')
-  const modeValue = h('span', { id: 'control-mode' }, '—')
+  // RPS records the mode it activated the device in; AMT's ProvisioningMode is the fallback.
+  const recordedMode = controlModeOf(device.deviceInfo?.currentMode)
+  const modeValue = h('span', { id: 'control-mode' }, recordedMode || '—')
   const showStatus = () => fill(statusValue, connected()
     ? h('span', { class: 'badge ok' }, 'Connected')
     : h('span', { class: 'badge bad' }, 'Disconnected'))
@@ -56,7 +58,7 @@ export default async function devicePage (ctx) {
       const sw = version?.CIM_SoftwareIdentity?.responses ?? []
       const amt = sw.find((r) => r.InstanceID === 'AMT') ?? sw[10]
       versionValue.textContent = amt?.VersionString ?? '—'
-      modeValue.textContent = provisioningMode(version?.AMT_SetupAndConfigurationService?.response?.ProvisioningMode) || '—'
+      if (!recordedMode) modeValue.textContent = provisioningMode(version?.AMT_SetupAndConfigurationService?.response?.ProvisioningMode) || '—'
     } catch (error) {
       if (error.name !== 'AbortError') versionValue.textContent = 'Unavailable'
     }
@@ -235,7 +237,8 @@ async function generalTab (guid, api, device, version, ctx) {
     props([
       ['AMT version', find('AMT', 10)], ['Build', find('Build Number', 6)], ['SKU', find('Sku', 7)],
       ['Provisioning mode', provisioningMode(setup.ProvisioningMode)], ['DHCP DNS suffix', setup.DhcpDNSSuffix],
-      ['Trusted DNS suffix', setup.TrustedDNSSuffix], ['Firmware (at activation)', info.fwVersion],
+      ['Trusted DNS suffix', setup.TrustedDNSSuffix], ['Control mode (at activation)', controlModeOf(info.currentMode)],
+      ['Firmware (at activation)', info.fwVersion],
       ['Features', info.features], ['IP address', info.ipAddress]
     ]),
     form,

@@ -53,7 +53,7 @@ export const profiles = {
       { name: 'dhcpEnabled', label: 'DHCP', type: 'checkbox', group: 'Network' },
       { name: 'ipSyncEnabled', label: 'Synchronise the IP address with the host', type: 'checkbox', group: 'Network' },
       { name: 'wifiConfigs', label: 'Wireless profiles (in priority order)', type: 'checks', group: 'Network', options: options.wifi.map((n) => [n, n]), empty: 'No wireless profiles.', showIf: (v) => v.dhcpEnabled, default: [] },
-      { name: 'connection', label: 'Connection', type: 'select', group: 'Connection', default: connectionOf(original), options: [['cira', 'CIRA (devices call the MPS)'], ['tls', 'TLS (direct)'], ['none', 'None']] },
+      { name: 'connection', label: 'Connection type', type: 'select', group: 'Connection', default: connectionOf(original), options: [['cira', 'CIRA (devices call the MPS)'], ['tls', 'TLS (direct)'], ['none', 'None']] },
       { name: 'ciraConfigName', label: 'CIRA configuration', type: 'select', group: 'Connection', options: [['', '—'], ...options.cira.map((n) => [n, n])], showIf: (v) => v.connection === 'cira' },
       { name: 'tlsMode', label: 'TLS mode', type: 'select', group: 'Connection', options: TLS_MODES, default: '1', showIf: (v) => v.connection === 'tls' },
       { name: 'tlsSigningAuthority', label: 'TLS signing authority', type: 'select', group: 'Connection', options: [['SelfSigned', 'Self-signed'], ['MicrosoftCA', 'Microsoft CA']], showIf: (v) => v.connection === 'tls' },
