@@ -36,9 +36,14 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// Mosquitto with the production configuration, in a directory of its own.
+/// A real broker: Mosquitto with the production configuration, or the embedded one of
+/// `openamt up`; either in a directory of its own.
 struct Broker {
-    process: broker::mosquitto::Mosquitto,
+    url: broker::BrokerUrl,
+    ca_pem: Vec<u8>,
+    credentials: broker::Credentials,
+    _mosquitto: Option<broker::mosquitto::Mosquitto>,
+    _embedded: Option<broker::EmbeddedBroker>,
     _dir: tempfile::TempDir,
 }
 
@@ -47,16 +52,40 @@ impl Broker {
         let dir = tempfile::tempdir().expect("temp dir");
         let process = broker::mosquitto::Mosquitto::start(dir.path(), free_port())
             .unwrap_or_else(|e| panic!("{e}"));
-        Broker { process, _dir: dir }
+        Broker {
+            url: process.url().parse().expect("broker URL"),
+            ca_pem: process.ca_pem.as_bytes().to_vec(),
+            credentials: process.credentials.clone(),
+            _mosquitto: Some(process),
+            _embedded: None,
+            _dir: dir,
+        }
+    }
+
+    async fn embedded() -> Broker {
+        common::init_tracing();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = broker::EmbeddedBrokerConfig::new(dir.path());
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        let embedded = broker::EmbeddedBroker::start(config)
+            .await
+            .expect("embedded broker");
+        Broker {
+            url: embedded.url().parse().expect("broker URL"),
+            ca_pem: embedded.ca_pem().as_bytes().to_vec(),
+            credentials: embedded.credentials().clone(),
+            _mosquitto: None,
+            _embedded: Some(embedded),
+            _dir: dir,
+        }
     }
 
     fn url(&self) -> broker::BrokerUrl {
-        self.process.url().parse().expect("broker URL")
+        self.url.clone()
     }
 
     fn password(&self, user: &str) -> String {
-        self.process
-            .credentials
+        self.credentials
             .password(user)
             .expect("known user")
             .to_owned()
@@ -71,7 +100,7 @@ impl Broker {
             client_id,
             &format!("/openamt/test/{client_id}"),
         );
-        c.ca_pem = Some(self.process.ca_pem.as_bytes().to_vec());
+        c.ca_pem = Some(self.ca_pem.clone());
         c.session_expiry = Duration::ZERO;
         let bus = Bus::connect(c).await.expect("bus connect");
         bus.wait_connected(WAIT).await.expect("connected");
@@ -102,7 +131,7 @@ async fn start_mps(broker: &Broker, db: Db, instance: &str, pg_url: Option<Strin
     let mut bus_config =
         mps::events::bus_config(&config, broker.url(), "mps", &broker.password("mps"))
             .expect("bus config");
-    bus_config.ca_pem = Some(broker.process.ca_pem.as_bytes().to_vec());
+    bus_config.ca_pem = Some(broker.ca_pem.clone());
     bus_config.outbox = OutboxConfig::File(dir.path().join("outbox"));
     let bus = Bus::connect(bus_config).await.expect("MPS bus");
     bus.wait_connected(WAIT)
@@ -771,4 +800,65 @@ async fn a_replaced_tunnel_keeps_the_device_online_and_an_operator_disconnect_ta
     })
     .await;
     mps.stop().await;
+}
+
+/// The same contract through the broker `openamt up` embeds (its TLS gate and the shipped ACL).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_broker_carries_status_registration_events_and_commands() {
+    let broker = Broker::embedded().await;
+    let mut mps = start_mps(&broker, Db::Sqlite, "mps-emb", None).await;
+    let dashboard = broker.client("dashboard", "dash-emb").await;
+    let seen = watch_device_events(&dashboard).await;
+    let topics = dashboard.topics().clone();
+    let status =
+        retained::<proto::ServiceStatus>(&dashboard, &topics.all_status(Service::Mps), 1).await;
+    assert_eq!(
+        status["openamt/v1/mps/mps-emb/status"].state,
+        proto::ServiceState::Online as i32
+    );
+
+    let rps = broker.client("rps", "rps-emb").await;
+    let config = fleet_config(mps.cira.port(), root_der(&mps.mps), 6060, 3);
+    activate(&rps, &mps, &config.build_devices()).await;
+    eventually("3 devices registered", 15, async || {
+        total_devices(&mps).await == 3
+    })
+    .await;
+    let fleet = start_fleet(&config);
+    eventually("3 connected events", 30, async || {
+        seen.lock().unwrap().connected.len() == 3
+    })
+    .await;
+
+    let operator = broker.client("operator", "operator-emb").await;
+    let d = fleet.devices()[0].clone();
+    let reply = power(&operator, &d.guid(), 8).await;
+    assert_eq!(
+        reply.status,
+        proto::command_reply::Status::Ok as i32,
+        "{reply:?}"
+    );
+    assert_eq!(d.power_state(), 8);
+
+    fleet.shutdown().await;
+    eventually("3 disconnected events", 30, async || {
+        seen.lock().unwrap().disconnected.len() == 3
+    })
+    .await;
+    assert!(
+        seen.lock()
+            .unwrap()
+            .disconnected
+            .values()
+            .all(|e| e.reason == proto::DisconnectReason::DeviceDisconnect as i32),
+        "the simulator says goodbye with APF DISCONNECT"
+    );
+    mps.stop().await;
+    // A new client: rumqttd sends retained messages on a new subscription only.
+    let late = broker.client("dashboard", "dash-emb-late").await;
+    let status = retained::<proto::ServiceStatus>(&late, &topics.all_status(Service::Mps), 1).await;
+    assert_eq!(
+        status["openamt/v1/mps/mps-emb/status"].state,
+        proto::ServiceState::Offline as i32
+    );
 }
