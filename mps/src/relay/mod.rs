@@ -216,6 +216,41 @@ async fn upgrade(
 mod tests {
     use super::*;
 
+    #[test]
+    fn one_session_per_mode_and_none_without_a_mode_while_kvm_runs() {
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let conn = Arc::new(DeviceConnection::new(
+            "4c4c4544-004b-4210-8033-b6c04f504633".into(),
+            String::new(),
+            1,
+            tx,
+            tokio_util::sync::CancellationToken::new(),
+            None,
+            3,
+        ));
+        let sol = ModeGuard::claim(conn.clone(), Some(Mode::Sol)).expect("SOL is free");
+        assert!(ModeGuard::claim(conn.clone(), Some(Mode::Sol)).is_none());
+        assert_eq!(conn.redirection.snapshot(), (false, true, false));
+        let ider = ModeGuard::claim(conn.clone(), Some(Mode::Ider)).expect("IDER is free");
+        assert!(
+            ModeGuard::claim(conn.clone(), None).is_some(),
+            "no mode, no KVM: allowed"
+        );
+        let kvm = ModeGuard::claim(conn.clone(), Some(Mode::Kvm)).expect("KVM is free");
+        assert!(
+            ModeGuard::claim(conn.clone(), None).is_none(),
+            "no mode while KVM runs"
+        );
+        assert_eq!(conn.redirection.snapshot(), (true, true, true));
+        drop((kvm, ider, sol));
+        assert_eq!(conn.redirection.snapshot(), (false, false, false));
+        assert_eq!(
+            Mode::parse("SOL"),
+            None,
+            "modes are lower-case, as the clients send them"
+        );
+    }
+
     fn q(s: &str) -> Vec<(String, String)> {
         s.split('&')
             .filter_map(|kv| kv.split_once('='))
