@@ -456,3 +456,76 @@ async fn maintenance_tasks() {
     );
     rps.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_and_orphan_checks_read_what_mps_said_about_the_device() {
+    // prevent_orphaned_devices on: a pre-provisioned device MPS still knows is refused.
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = secrets::open(&secrets::SecretStoreConfig::Local {
+        dir: dir.path().join("secrets"),
+    })
+    .unwrap();
+    let config = rps::RpsConfig {
+        prevent_orphaned_devices: true,
+        ..harness::test_config()
+    };
+    let rps = Rps::start(support::TestDb::sqlite(), secrets, None, config, dir).await;
+    rps.create_profile("ccm1", "ccmactivate", None, json!({}))
+        .await;
+    let events = rps.running.as_ref().unwrap().events.clone();
+
+    let orphan = Device::new(DeviceSpec::fresh(12, 1));
+    let guid: schemas::Guid = orphan.guid().parse().unwrap();
+    events.remember(
+        guid,
+        rps::activation::KnownDevice {
+            tenant_id: String::new(),
+            connected: false,
+        },
+    );
+    let err = run_agent(&orphan, &rps.ws, &activate("ccm1"))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains(
+            "already has a record in MPS and cannot be re-provisioned from pre-provisioning mode"
+        ),
+        "{err}"
+    );
+    assert_eq!(orphan.control_mode(), ControlMode::PreProvisioning);
+
+    // A device MPS holds for another tenant cannot be re-activated in this one.
+    let device = Device::new(DeviceSpec::fresh(12, 2));
+    run_agent(&device, &rps.ws, &activate("ccm1"))
+        .await
+        .expect("activation");
+    let guid: schemas::Guid = device.guid().parse().unwrap();
+    events.remember(
+        guid,
+        rps::activation::KnownDevice {
+            tenant_id: "other".into(),
+            connected: true,
+        },
+    );
+    let mut again = activate("ccm1");
+    again.password = Some(AMT_PASSWORD.into());
+    let err = run_agent(&device, &rps.ws, &again).await.unwrap_err();
+    assert!(
+        err.to_string().contains(
+            "Device belongs to another tenant. Please unprovision and re-activate device."
+        ),
+        "{err}"
+    );
+    // Same tenant: fine.
+    events.remember(
+        guid,
+        rps::activation::KnownDevice {
+            tenant_id: String::new(),
+            connected: true,
+        },
+    );
+    run_agent(&device, &rps.ws, &again)
+        .await
+        .expect("re-run in the same tenant");
+    rps.stop().await;
+}

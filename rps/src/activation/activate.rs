@@ -52,7 +52,53 @@ enum State {
     SaveSecrets,
     Configure,
     Provisioned,
-    Failed(String),
+    Failed(Failure),
+}
+
+impl State {
+    /// The step, for failure reasons.
+    fn label(&self) -> &'static str {
+        match self {
+            State::CheckTenant => "tenant check",
+            State::ProvisioningCert => "provisioning certificate",
+            State::GeneralSettings => "AMT_GeneralSettings Get",
+            State::ProbeTls => "AMT_TLSSettingData probe",
+            State::HostBasedSetup => "IPS_HostBasedSetupService Get",
+            State::AddNextCert(_) => "AddNextCertInChain",
+            State::AdminSetup => "AdminSetup",
+            State::UpgradeToAdmin => "UpgradeClientToAdmin",
+            State::Setup => "Setup",
+            State::CheckActivationOnAmt(_) => "IPS_HostBasedSetupService Get after a lost answer",
+            State::ChangePassword => "SetAdminAclEntryEx",
+            State::DelayedTransition | State::UpdateCredentials => "credentials update",
+            State::SetMebxPassword => "SetMEBxPassword",
+            State::SaveSecrets => "secret store write",
+            State::Configure => "configuration",
+            State::Provisioned | State::Failed(_) => "end",
+        }
+    }
+}
+
+/// A failure: the reference's text for the agent, and what happened, for the event and the logs.
+#[derive(Debug)]
+struct Failure {
+    message: String,
+    detail: Option<String>,
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Failure {
+        Failure {
+            message,
+            detail: None,
+        }
+    }
+}
+
+impl From<&str> for Failure {
+    fn from(message: &str) -> Failure {
+        message.to_owned().into()
+    }
 }
 
 /// What the machine learns on its way.
@@ -119,13 +165,22 @@ pub async fn run(job: &mut Job, plan: ActivationPlan) -> bool {
                 tracing::info!(guid = %job.guid, exchanges = job.relay.exchanges(), "device provisioned");
                 return true;
             }
-            State::Failed(reason) => {
+            State::Failed(failure) => {
+                // The agent gets the reference's text; the event says what happened where.
+                let reason = match &failure.detail {
+                    Some(detail) => format!("{} ({detail})", failure.message),
+                    None => failure.message.clone(),
+                };
                 tracing::warn!(guid = %job.guid, %reason, "activation failed");
-                job.send_failure(&reason, machine.activated, job.request.payload.current_mode)
-                    .await;
+                job.send_failure(
+                    &failure.message,
+                    machine.activated,
+                    job.request.payload.current_mode,
+                )
+                .await;
                 job.ctx
                     .events
-                    .reference("fail", &["Activator"], &reason, Some(&job.guid))
+                    .reference("fail", &["Activator"], &failure.message, Some(&job.guid))
                     .await;
                 let facts = machine.facts(job);
                 job.ctx
@@ -134,13 +189,30 @@ pub async fn run(job: &mut Job, plan: ActivationPlan) -> bool {
                     .await;
                 return false;
             }
-            other => machine.step(job, other).await,
+            other => {
+                let step = other.label();
+                match machine.step(job, other).await {
+                    State::Failed(Failure {
+                        message,
+                        detail: Some(detail),
+                    }) => State::Failed(Failure {
+                        message,
+                        detail: Some(format!("{step}: {detail}")),
+                    }),
+                    next => next,
+                }
+            }
         };
     }
 }
 
 fn failed(error: &WsmanError) -> State {
-    State::Failed(error.reference_text())
+    let message = error.reference_text();
+    let detail = error.to_string();
+    State::Failed(Failure {
+        detail: (detail != message).then_some(detail),
+        message,
+    })
 }
 
 impl Activation {
@@ -206,7 +278,8 @@ impl Activation {
             State::Failed(format!(
                 "Device {} activation failed. Specified AMT domain suffix: {} does not match list of available AMT domain suffixes",
                 payload.uuid, payload.fqdn
-            ))
+            )
+            .into())
         };
         let domain = match store
             .domain_for(&payload.fqdn, &job.request.tenant_id)
@@ -327,10 +400,13 @@ impl Activation {
             Err(e) => return failed(&e),
         };
         if answer.return_value("AddNextCertInChain_OUTPUT") != Some(0) {
-            return State::Failed(format!(
-                "Device {} activation failed. Error while adding the certificates to AMT.",
-                job.uuid()
-            ));
+            return State::Failed(
+                format!(
+                    "Device {} activation failed. Error while adding the certificates to AMT.",
+                    job.uuid()
+                )
+                .into(),
+            );
         }
         if index + 1 < count {
             State::AddNextCert(index + 1)
