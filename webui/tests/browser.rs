@@ -1,7 +1,8 @@
 //! The web UI in a real browser (Debian's Chromium driven by playwright-core from tests/node), in
-//! front of the real stack in this process: the embedded broker, MPS and RPS on the bus, the
-//! embedded gateway serving kong.yaml over TLS, the web UI behind the gateway's `/` route, and
-//! simulated AMT devices activated by the simulator's agent (rpc-go's role).
+//! front of the real stack in this process: the embedded broker, MPS and RPS on the bus, the MPS
+//! router (REST and relay to the MPS holding the device, learned from the bus), the embedded gateway
+//! serving kong.yaml over TLS, the web UI behind the gateway's `/` route, and simulated AMT devices
+//! activated by the simulator's agent (rpc-go's role).
 //!
 //! The browser script (tests/browser/ui.cjs) logs in; makes a CIRA config and a profile through the
 //! forms (the profile first with an invalid AMT password, whose RPS message must show next to the
@@ -45,6 +46,13 @@ const CIRA_USER: &str = "ciraUser1";
 const AMT_PASSWORD: &str = "Amt-P@ssw0rd1";
 /// The whole browser run; a hung page fails the test instead of hanging it.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(240);
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -97,11 +105,14 @@ impl Stack {
         let mut tasks = Vec::new();
         let mut buses = Vec::new();
 
-        // MPS on the bus, SQLite in its data directory, secrets in the shared store.
+        // MPS on the bus, SQLite in its data directory, secrets in the shared store. Its web port is
+        // chosen first: the router reaches it at the address MPS announces in presence and status.
         let mps_dir = tempfile::tempdir().expect("temp dir");
+        let mps_web_port = free_port();
         let mps_config = mps::MpsConfig {
             port: 0,
-            web_port: 0,
+            web_port: mps_web_port,
+            instance_address: format!("127.0.0.1:{mps_web_port}"),
             bind_address: "127.0.0.1".into(),
             // The devices reach MPS at 127.0.0.1: its CIRA certificate must name that address.
             common_name: "127.0.0.1".into(),
@@ -204,15 +215,26 @@ impl Stack {
             let _ = ui.wait().await;
         }));
 
-        // The embedded gateway serving kong.yaml over TLS. One MPS: the router's and the login
-        // upstreams are that MPS.
+        // The MPS router, learning from the bus where each device is.
+        let router_bus = broker.client("router", "router-browser").await;
+        buses.push(router_bus.clone());
+        let mut router_config = router::RouterConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)));
+        router_config.instance = "router-1".into();
+        let router = router::start(router_config, router_bus, stop.clone())
+            .await
+            .expect("the router starts");
+        let router_addr = router.address;
+        tasks.push(tokio::spawn(async move { router.wait().await }));
+
+        // The embedded gateway serving kong.yaml over TLS: REST and relay through the router, login
+        // to the one MPS (both `mps` upstream targets are it).
         let gw_dir = tempfile::tempdir().expect("temp dir");
         let hosts = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
         let tls = gateway::tls::from_data_dir(gw_dir.path(), &hosts).expect("gateway TLS");
         let mut resolver = gateway::Resolver::default();
         resolver.set("mps-jwt-secret", JWT_SECRET);
         let overrides = HashMap::from([
-            ("mpsrouter:8003".to_owned(), mps_rest.to_string()),
+            ("mpsrouter:8003".to_owned(), router_addr.to_string()),
             ("mps-1:3000".to_owned(), mps_rest.to_string()),
             ("mps-2:3000".to_owned(), mps_rest.to_string()),
             ("rps:8081".to_owned(), rps_rest.to_string()),
