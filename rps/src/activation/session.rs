@@ -47,7 +47,12 @@ pub async fn handle(socket: WebSocket, ctx: Arc<Context>) {
         };
         let frame = tokio::select! {
             frame = stream.next() => frame,
-            finished = async { job.as_mut().expect("guarded").await }, if job.is_some() && !done => {
+            finished = async {
+                match job.as_mut() {
+                    Some(handle) => handle.await,
+                    None => std::future::pending().await,
+                }
+            }, if job.is_some() && !done => {
                 if let Err(error) = finished {
                     tracing::error!(%error, client = %client_id, "job task ended abnormally");
                 }
@@ -91,9 +96,14 @@ pub async fn handle(socket: WebSocket, ctx: Arc<Context>) {
         }
         match message.method.as_str() {
             "response" => {
-                if let Some(tx) = &answers {
-                    // An undecodable payload becomes an empty answer: the call reports a parse failure.
-                    let _ = tx.send(message.payload_bytes().unwrap_or_default()).await;
+                // An undecodable payload becomes an empty answer: the call reports a parse failure. Answers
+                // nobody asked for beyond a few are dropped rather than stalling this loop.
+                if let Some(tx) = &answers
+                    && tx
+                        .try_send(message.payload_bytes().unwrap_or_default())
+                        .is_err()
+                {
+                    tracing::debug!(client = %client_id, "unrequested WS-Man answer dropped");
                 }
             }
             // rpc-go echoes heartbeat requests; nothing to do.
