@@ -862,3 +862,53 @@ async fn the_embedded_broker_carries_status_registration_events_and_commands() {
         proto::ServiceState::Offline as i32
     );
 }
+
+/// A crash leaves presences naming the instance "connected"; the next run takes them offline,
+/// but not those of devices that are connected to it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presences_left_by_a_crashed_run_are_taken_offline_at_start() {
+    let broker = Broker::start();
+    let dashboard = broker.client("dashboard", "dash-crash").await;
+    let topics = dashboard.topics().clone();
+    // What the crashed run left behind (published as the mps user would).
+    let crashed = broker.client("mps", "mps-crashed-run").await;
+    let stale = "d162b380-c330-11e3-82a5-40a8f0a2a536";
+    let old = prost_types::Timestamp {
+        seconds: 1_700_000_000,
+        nanos: 0,
+    };
+    let left = |guid: &str| proto::DevicePresence {
+        guid: guid.into(),
+        connected: true,
+        mps_instance: "mps-crash".into(),
+        mps_address: "mps-crash:3000".into(),
+        tenant_id: String::new(),
+        since: Some(old),
+    };
+    let g: Guid = stale.parse().unwrap();
+    crashed
+        .publish(&Topic::Presence(g), &left(stale))
+        .await
+        .unwrap();
+    // Someone else's device is not this instance's business.
+    let foreign = "4c4c4544-004b-4210-8033-b6c04f504633";
+    let mut other = left(foreign);
+    other.mps_instance = "mps-other".into();
+    crashed
+        .publish(&Topic::Presence(foreign.parse().unwrap()), &other)
+        .await
+        .unwrap();
+    crashed.flush(WAIT).await.unwrap();
+    drop(crashed);
+
+    let mut mps = start_mps(&broker, Db::Sqlite, "mps-crash", None).await;
+    eventually("stale presence offline", 15, async || {
+        let p = retained::<proto::DevicePresence>(&dashboard, &topics.all_presence(), 2).await;
+        p.len() == 2
+            && p.values().any(|p| p.guid == stale && !p.connected)
+            && p.values()
+                .any(|p| p.guid == foreign && p.connected && p.mps_instance == "mps-other")
+    })
+    .await;
+    mps.stop().await;
+}

@@ -109,6 +109,8 @@ impl Events {
         let view = Arc::new(FleetView::new(instance.clone()));
         let reference = ReferenceEvents::new(bus.clone(), mps.config().reference_events);
         let stop = CancellationToken::new();
+        let started = std::time::SystemTime::now();
+        let (stale_tx, stale_rx) = tokio::sync::mpsc::unbounded_channel();
 
         // The feed is taken first: from here on no connect or disconnect goes unpublished.
         let feed = mps.connections().take_feed();
@@ -122,6 +124,7 @@ impl Events {
                     reference.clone(),
                 ),
                 feed,
+                stale_rx,
                 stop.clone(),
             )),
             None => {
@@ -146,7 +149,13 @@ impl Events {
         }
 
         let mut consumers = Vec::new();
-        consumers.push(view::run(bus.clone(), view.clone(), stop.clone()));
+        consumers.push(view::run(
+            bus.clone(),
+            view.clone(),
+            stale_tx,
+            started,
+            stop.clone(),
+        ));
         consumers.extend(activation::spawn(mps.clone(), bus.clone(), stop.clone()).await);
         consumers
             .extend(commands::spawn(mps.clone(), bus.clone(), view.clone(), stop.clone()).await);

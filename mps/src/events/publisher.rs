@@ -200,6 +200,27 @@ impl Publisher {
         self.presence(g, presence).await;
     }
 
+    /// A presence an earlier run of this instance left connected goes offline, unless the device
+    /// has a tunnel here again (its newer "connected" came first, or will come next).
+    pub async fn clear_stale(&mut self, stale: proto::DevicePresence) {
+        let Ok(g) = stale.guid.parse::<Guid>() else {
+            return;
+        };
+        if self.held.contains_key(&g.to_string()) {
+            return;
+        }
+        tracing::info!(guid = %g, "presence left connected by an earlier run of this instance: now offline");
+        let presence = proto::DevicePresence {
+            guid: g.to_string(),
+            connected: false,
+            mps_instance: String::new(),
+            mps_address: String::new(),
+            tenant_id: stale.tenant_id,
+            since: Some(timestamp(SystemTime::now())),
+        };
+        self.presence(g, presence).await;
+    }
+
     /// Every device still held here goes offline (shutdown).
     pub async fn release_all(&mut self) {
         let held: Vec<(String, String, SystemTime)> = self
@@ -218,11 +239,13 @@ impl Publisher {
     }
 }
 
-/// Publishes every fact from `feed` until `stop`, then what is still queued, then releases the
-/// devices still held.
+/// Publishes every fact from `feed` (and takes `stale` presences offline) until `stop`, then
+/// what is still queued, then releases the devices still held. The publisher is the only writer
+/// of this instance's presences, so they never contradict the order of its tunnels.
 pub async fn run(
     mut publisher: Publisher,
     mut feed: mpsc::UnboundedReceiver<ConnectionEvent>,
+    mut stale: mpsc::UnboundedReceiver<proto::DevicePresence>,
     stop: CancellationToken,
 ) {
     loop {
@@ -232,6 +255,7 @@ pub async fn run(
                 Some(ev) => publisher.handle(ev).await,
                 None => break,
             },
+            Some(p) = stale.recv() => publisher.clear_stale(p).await,
             _ = stop.cancelled() => break,
         }
     }

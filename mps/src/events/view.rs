@@ -9,9 +9,11 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
 
 use broker::Bus;
 use schemas::{Service, Topic, proto};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -91,6 +93,15 @@ impl FleetView {
             .map(|h| h.instance.clone())
     }
 
+    /// A presence left by an earlier run of this instance (it crashed, or stopped before it could
+    /// publish it offline): it names this instance, says connected, and predates `started`.
+    pub fn is_stale_own(&self, p: &proto::DevicePresence, started: SystemTime) -> bool {
+        let started = schemas::timestamp(time::OffsetDateTime::from(started));
+        p.connected
+            && p.mps_instance == self.me
+            && since(&p.since) < (started.seconds, started.nanos)
+    }
+
     /// May this instance publish `guid` offline after its tunnel here ended? Not when a newer
     /// presence shows the device connected at another instance.
     pub fn may_mark_offline(&self, guid: &str) -> bool {
@@ -118,8 +129,15 @@ impl FleetView {
     }
 }
 
-/// Feeds the view from the retained presence and status topics until `stop`.
-pub fn run(bus: Bus, view: Arc<FleetView>, stop: CancellationToken) -> JoinHandle<()> {
+/// Feeds the view from the retained presence and status topics until `stop`. Presences an
+/// earlier run of this instance left connected go to `stale`, for the publisher to take offline.
+pub fn run(
+    bus: Bus,
+    view: Arc<FleetView>,
+    stale: mpsc::UnboundedSender<proto::DevicePresence>,
+    started: SystemTime,
+    stop: CancellationToken,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         let topics = bus.topics().clone();
         let mut presence = match bus.subscribe(&topics.all_presence()).await {
@@ -143,7 +161,12 @@ pub fn run(bus: Bus, view: Arc<FleetView>, stop: CancellationToken) -> JoinHandl
                     Some((delivery, p)) => {
                         // The topic names the device; a payload naming another one is ignored.
                         match topics.parse(&delivery.topic) {
-                            Ok(Topic::Presence(g)) if g.to_string().eq_ignore_ascii_case(&p.guid) => view.record_presence(&p),
+                            Ok(Topic::Presence(g)) if g.to_string().eq_ignore_ascii_case(&p.guid) => {
+                                view.record_presence(&p);
+                                if view.is_stale_own(&p, started) {
+                                    let _ = stale.send(p);
+                                }
+                            }
                             _ => tracing::warn!(topic = %delivery.topic, "presence whose payload does not match its topic ignored"),
                         }
                     }
@@ -200,6 +223,16 @@ mod tests {
         view.record_presence(&presence(G, false, "", 300));
         assert!(view.may_mark_offline(G));
         assert_eq!(view.holder(G), None);
+    }
+
+    #[test]
+    fn presences_of_an_earlier_run_are_stale() {
+        let view = FleetView::new("mps-a".into());
+        let started = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1000);
+        assert!(view.is_stale_own(&presence(G, true, "mps-a", 999), started));
+        assert!(!view.is_stale_own(&presence(G, true, "mps-a", 1000), started));
+        assert!(!view.is_stale_own(&presence(G, false, "", 10), started));
+        assert!(!view.is_stale_own(&presence(G, true, "mps-b", 10), started));
     }
 
     #[test]
