@@ -364,6 +364,26 @@ impl Stack {
         );
     }
 
+    /// Another administrator's edit: the profile's version moves on under the browser's feet.
+    async fn touch_profile(&self, name: &str) {
+        let url = format!("{}/api/v1/admin/profiles/{name}", self.rps_rest);
+        let (status, _, body) = support::http("GET", &url, &[]).await;
+        assert_eq!(status, 200);
+        let mut profile = support::json(&body);
+        profile["tags"] = json!(["touched"]);
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http::<http_body_util::Full<bytes::Bytes>>();
+        let request = hyper::Request::patch(format!("{}/api/v1/admin/profiles", self.rps_rest))
+            .header("content-type", "application/json")
+            .body(http_body_util::Full::new(bytes::Bytes::from(
+                profile.to_string(),
+            )))
+            .expect("request");
+        let response = client.request(request).await.expect("RPS answers");
+        assert_eq!(response.status(), 200, "PATCH profile {name}");
+    }
+
     async fn stop(self) {
         self.fleet.shutdown().await;
         self.stop.cancel();
@@ -373,6 +393,54 @@ impl Stack {
         for bus in self.buses {
             bus.shutdown(Duration::from_secs(1)).await;
         }
+    }
+}
+
+/// A provisioning certificate the browser uploads as a file.
+struct Pfx {
+    path: PathBuf,
+    suffix: String,
+    password: String,
+}
+
+/// The PFX of the reference Postman collection's "Create Domain (NewDomain)" request (which RPS
+/// accepts with 201), written to a file at test time.
+fn reference_pfx(dir: &Path) -> Pfx {
+    let collection = repo_root()
+        .join("..")
+        .join("shared")
+        .join("reference")
+        .join("openamt-rps")
+        .join("rps.postman_collection.json");
+    let text = std::fs::read_to_string(&collection)
+        .unwrap_or_else(|e| panic!("{}: {e}", collection.display()));
+    let collection: Value = serde_json::from_str(&text).expect("the collection is JSON");
+    fn find(items: &Value) -> Option<Value> {
+        for item in items.as_array()? {
+            if let Some(found) = item.get("item").and_then(find) {
+                return Some(found);
+            }
+            if item["name"] == "Create Domain (NewDomain)" {
+                let raw = item["request"]["body"]["raw"].as_str()?;
+                return serde_json::from_str(raw).ok();
+            }
+        }
+        None
+    }
+    let body = find(&collection["item"]).expect("the NewDomain request");
+    use base64::Engine as _;
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body["provisioningCert"].as_str().expect("a certificate"))
+        .expect("base64");
+    let path = dir.join("provisioning.pfx");
+    std::fs::write(&path, der).expect("write the PFX");
+    Pfx {
+        path,
+        suffix: body["domainSuffix"].as_str().expect("a suffix").to_owned(),
+        password: body["provisioningCertPassword"]
+            .as_str()
+            .expect("a password")
+            .to_owned(),
     }
 }
 
@@ -430,6 +498,8 @@ async fn the_ui_in_chromium_against_the_whole_stack() {
     stack.wait_connected(&first).await;
 
     let live = stack.device(1);
+    let pfx_dir = tempfile::tempdir().expect("temp dir");
+    let pfx = reference_pfx(pfx_dir.path());
     let expired = login_token(JWT_SECRET, now() - 60);
     let base = format!("https://127.0.0.1:{}", stack.gateway.port());
     let script = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -447,6 +517,9 @@ async fn the_ui_in_chromium_against_the_whole_stack() {
         .env("CIRA_PORT", stack.mps_cira_port.to_string())
         .env("FIRST_GUID", first.guid())
         .env("EXPIRED_TOKEN", &expired)
+        .env("DOMAIN_PFX", &pfx.path)
+        .env("DOMAIN_SUFFIX", &pfx.suffix)
+        .env("DOMAIN_PASSWORD", &pfx.password)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -466,6 +539,10 @@ async fn the_ui_in_chromium_against_the_whole_stack() {
                     stack.activate(&live, profile).await;
                     stack.wait_connected(&live).await;
                     Some(live.guid())
+                }
+                ["ASK", "touch-profile", name] => {
+                    stack.touch_profile(name).await;
+                    Some("touched".to_owned())
                 }
                 ["ASK", "power", guid] => {
                     assert_eq!(*guid, live.guid());
@@ -506,6 +583,9 @@ async fn the_ui_in_chromium_against_the_whole_stack() {
         "device appeared live",
         "powered off",
         "sol prompt",
+        "conflict shown",
+        "domain uploaded",
+        "wireless deleted",
         "session timed out",
     ] {
         assert!(

@@ -18,6 +18,9 @@ const PASSWORD = process.env.MPS_PASSWORD
 const CIRA_PORT = process.env.CIRA_PORT
 const FIRST_GUID = process.env.FIRST_GUID
 const EXPIRED_TOKEN = process.env.EXPIRED_TOKEN
+const DOMAIN_PFX = process.env.DOMAIN_PFX
+const DOMAIN_SUFFIX = process.env.DOMAIN_SUFFIX
+const DOMAIN_PASSWORD = process.env.DOMAIN_PASSWORD
 const TIMEOUT = 20000
 
 const answers = []
@@ -252,13 +255,54 @@ async function main () {
   await page.getByRole('button', { name: 'Disconnect', exact: true }).click()
   await waitText(page, '#sol-status', 'Disconnected', 'SOL session closed')
 
-  // The other provisioning pages.
+  // Features: switch IDE-R on and save (POST /amt/features).
+  await page.getByRole('tab', { name: 'General' }).click()
+  await page.getByLabel('IDE-R', { exact: true }).check()
+  await page.getByRole('button', { name: 'Save features' }).click()
+  await page.locator('.toast', { hasText: 'AMT Features updated' }).waitFor()
+
+  // Editing a profile sends it back with its version (If-Match); a stale version meets the
+  // reference's "item was modified" dialog.
+  await nav(page, 'Profiles')
+  await page.getByRole('link', { name: 'Edit webui-ccm' }).click()
+  await page.getByRole('heading', { name: 'Edit profile webui-ccm' }).waitFor()
+  await page.getByLabel('Tags', { exact: true }).fill('sim, live, edited')
+  await page.getByRole('button', { name: 'Save', exact: true }).click()
+  await page.waitForURL('**/profiles')
+  await waitText(page, '#profiles-list', 'edited', 'the edited tags')
+  await page.getByRole('link', { name: 'Edit webui-ccm' }).click()
+  await page.getByRole('heading', { name: 'Edit profile webui-ccm' }).waitFor()
+  await ask('touch-profile webui-ccm')
+  await page.getByLabel('Tags', { exact: true }).fill('sim, stale')
+  await page.getByRole('button', { name: 'Save', exact: true }).click()
+  await page.getByRole('dialog').filter({ hasText: 'Item was modified' }).waitFor()
+  await shot(page, 'profiles-item-modified')
+  await page.getByRole('dialog').getByRole('button', { name: 'OK' }).click()
+  step('conflict shown')
+
+  // Domains: the provisioning certificate is uploaded as a file; a wrong password gets RPS's message
+  // by the certificate, the right one creates the domain.
   await nav(page, 'Domains')
   await shot(page, 'domains')
   await page.getByRole('link', { name: 'New domain' }).click()
   await page.getByRole('button', { name: 'Create domain' }).click()
   await page.locator('[data-field="profileName"] .error').first().waitFor()
   await shot(page, 'domains-new-errors')
+  await page.getByLabel('Domain name', { exact: true }).fill('webuidomain')
+  await page.getByLabel('Domain suffix', { exact: true }).fill(DOMAIN_SUFFIX)
+  await page.getByLabel('Provisioning certificate (.pfx)', { exact: true }).setInputFiles(DOMAIN_PFX)
+  await page.getByLabel('Certificate password', { exact: true }).fill('not-the-password')
+  await page.getByRole('button', { name: 'Create domain' }).click()
+  await waitText(page, '[data-field="provisioningCert"] .error-slot', 'Unable to decrypt provisioning certificate', 'the certificate message')
+  await shot(page, 'domains-wrong-password')
+  await page.getByLabel('Certificate password', { exact: true }).fill(DOMAIN_PASSWORD)
+  await page.getByRole('button', { name: 'Create domain' }).click()
+  await page.waitForURL('**/domains')
+  await page.getByRole('cell', { name: 'webuidomain', exact: true }).waitFor()
+  await shot(page, 'domains-list')
+  step('domain uploaded')
+
+  // Wireless: create, then delete behind a confirmation.
   await nav(page, 'Wireless')
   await page.getByRole('link', { name: 'New wireless profile' }).click()
   await page.getByLabel('Profile name', { exact: true }).fill('office1')
@@ -268,6 +312,10 @@ async function main () {
   await page.waitForURL('**/wireless')
   await page.getByRole('cell', { name: 'office1', exact: true }).waitFor()
   await shot(page, 'wireless')
+  await page.getByRole('button', { name: 'Delete office1' }).click()
+  await page.getByRole('dialog').getByRole('button', { name: 'Delete' }).click()
+  await page.locator('#wireless-list td.empty').waitFor()
+  step('wireless deleted')
 
   // Readable on a phone: one column, the menu behind a button.
   await page.setViewportSize({ width: 390, height: 844 })
