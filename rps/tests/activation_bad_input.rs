@@ -98,10 +98,13 @@ fn with_payload(mut first: Value, edit: impl FnOnce(&mut Value)) -> Value {
     first
 }
 
+type Shared<T> = std::sync::Arc<std::sync::Mutex<T>>;
+
 async fn start() -> (
     Broker,
     Rps,
-    std::sync::Arc<std::sync::Mutex<harness::stack::Seen>>,
+    Shared<harness::stack::Seen>,
+    Shared<Vec<Value>>,
 ) {
     let broker = Broker::start();
     let dir = tempfile::tempdir().expect("temp dir");
@@ -113,8 +116,10 @@ async fn start() -> (
     })
     .unwrap();
     // One second per WS-Man call, so a silent device fails fast.
+    // With `mqtt_address` set (the reference's switch), the reference JSON goes to `rps/events` as well.
     let config = rps::RpsConfig {
         delay_timer: 1,
+        mqtt_address: broker.process.url(),
         ..test_config()
     };
     let rps = Rps::start(support::TestDb::sqlite(), secrets, Some(bus), config, dir).await;
@@ -122,14 +127,27 @@ async fn start() -> (
         .client("dashboard", "dashboard-bad-input", None)
         .await;
     let seen = watch_activations(&dashboard).await;
+    let reference: Shared<Vec<Value>> = Default::default();
+    let mut sub = dashboard
+        .subscribe("rps/events")
+        .await
+        .expect("subscribe rps/events");
+    let r = reference.clone();
+    tokio::spawn(async move {
+        while let Some(d) = sub.next().await {
+            if let Ok(v) = serde_json::from_slice(&d.payload) {
+                r.lock().unwrap().push(v);
+            }
+        }
+    });
     rps.create_profile("ccm1", "ccmactivate", None, json!({}))
         .await;
-    (broker, rps, seen)
+    (broker, rps, seen, reference)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_and_oversized_messages() {
-    let (_broker, rps, _seen) = start().await;
+    let (_broker, rps, _seen, _reference) = start().await;
 
     // Not JSON: an error, and the socket stays open for a proper first message.
     let mut socket = connect(&rps.ws).await;
@@ -216,7 +234,7 @@ async fn malformed_and_oversized_messages() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_name_their_reason_and_other_devices_keep_activating() {
-    let (_broker, rps, seen) = start().await;
+    let (_broker, rps, seen, reference) = start().await;
 
     let unknown = Device::new(DeviceSpec::fresh(21, 1));
     let wrong_lsa = Device::new(DeviceSpec::fresh(21, 2));
@@ -328,6 +346,17 @@ async fn failures_name_their_reason_and_other_devices_keep_activating() {
                 failed.reason
             );
         }
+        // The reference JSON on rps/events: "Device activated in Client control mode." for the good devices.
+        let good = honest[0].guid();
+        eventually("reference success event", 10, async || {
+            reference.lock().unwrap().iter().any(|e| {
+                e["type"] == "success"
+                    && e["guid"] == good.as_str()
+                    && e["message"] == "Device activated in Client control mode."
+                    && e["methods"] == json!(["Activator", "execute"])
+            })
+        })
+        .await;
         // The unknown profile never started; the others started, then failed.
         assert_eq!(s.phases(&unknown.guid()), vec![ActivationPhase::Failed]);
         assert_eq!(
