@@ -75,6 +75,32 @@ async function waitText (page, selector, test, what = selector) {
   }
 }
 
+/** Basic accessibility of what is on screen: labelled fields, named controls, one h1, unique ids. */
+async function accessible (page, where) {
+  const problems = await page.evaluate(() => {
+    const out = []
+    const visible = (el) => el.getClientRects().length > 0
+    for (const el of document.querySelectorAll('input, select, textarea')) {
+      if (el.type === 'hidden' || !visible(el)) continue
+      if (!(el.labels?.length || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby'))) {
+        out.push(`unlabelled ${el.tagName.toLowerCase()} ${el.id || el.name}`)
+      }
+    }
+    for (const el of document.querySelectorAll('button, a[href], [role="tab"]')) {
+      if (visible(el) && !((el.textContent ?? '').trim() || el.getAttribute('aria-label'))) out.push(`nameless ${el.tagName.toLowerCase()}`)
+    }
+    const headings = [...document.querySelectorAll('h1')].filter(visible).length
+    if (headings !== 1) out.push(`${headings} h1 headings`)
+    const ids = [...document.querySelectorAll('[id]')].map((e) => e.id)
+    const duplicates = ids.filter((id, i) => ids.indexOf(id) !== i)
+    if (duplicates.length) out.push(`duplicate ids ${duplicates.join(' ')}`)
+    if (!document.documentElement.lang) out.push('no page language')
+    if (!document.querySelector('main')) out.push('no main landmark')
+    return out
+  })
+  check(problems.length === 0, `accessibility of ${where}: ${problems.join(', ')}`)
+}
+
 async function nav (page, label, heading = label) {
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: label, exact: true }).click()
   await page.getByRole('heading', { name: heading, exact: true, level: 1 }).waitFor()
@@ -107,6 +133,7 @@ async function main () {
   await page.waitForURL('**/login')
   await page.getByLabel('Username', { exact: true }).waitFor()
   await shot(page, 'login')
+  await accessible(page, 'the login page')
   // Keyboard: the user name has the focus; before it comes the skip link.
   check(await page.evaluate(() => document.activeElement?.id === 'username'), 'the user name field has the focus')
   await page.keyboard.press('Shift+Tab')
@@ -132,6 +159,7 @@ async function main () {
   await waitText(page, '#services', 'online', 'services panel')
   await waitText(page, '.versions', 'MPS', 'service versions in the toolbar')
   await shot(page, 'dashboard')
+  await accessible(page, 'the dashboard')
   step('dashboard')
 
   // A CIRA config through the form; the MPS root certificate is filled in from MPS.
@@ -144,6 +172,7 @@ async function main () {
   await page.getByLabel('MPS user name', { exact: true }).fill('webuiCira1')
   await page.waitForFunction(() => document.querySelector('#f-mpsRootCertificate')?.value.length > 200)
   await shot(page, 'ciraconfigs-new')
+  await accessible(page, 'the CIRA config form')
   await page.getByRole('button', { name: 'Create CIRA config' }).click()
   await page.waitForURL('**/ciraconfigs')
   await page.getByRole('cell', { name: 'webui-cira', exact: true }).waitFor()
@@ -165,6 +194,7 @@ async function main () {
   check(await page.getByLabel('AMT password', { exact: true }).getAttribute('aria-invalid') === 'true', 'the field is marked invalid')
   check(await page.evaluate(() => document.activeElement?.id === 'f-amtPassword'), 'focus moves to the invalid field')
   await shot(page, 'profiles-invalid-field')
+  await accessible(page, 'the profile form')
   step('profile error shown')
   await page.getByLabel('AMT password', { exact: true }).fill('Amt-P@ssw0rd1')
   await page.getByRole('button', { name: 'Create profile' }).click()
@@ -189,6 +219,7 @@ async function main () {
   await nav(page, 'Activations')
   await page.locator(`#activations-table tr:has(a[href="/devices/${guid}"]) [data-phase="ACTIVATION_PHASE_SUCCEEDED"]`).waitFor()
   await shot(page, 'activations')
+  await accessible(page, 'the activations page')
 
   await nav(page, 'Devices')
   const row = page.locator(`#devices-table tr:has(a[href="/devices/${guid}"])`)
@@ -196,6 +227,7 @@ async function main () {
   await waitText(page, `#devices-table tr:has(a[href="/devices/${guid}"])`, 'On', 'power state in the list')
   await page.locator(`#devices-table tr:has(a[href="/devices/${FIRST_GUID}"]) [data-status="connected"]`).waitFor()
   await shot(page, 'devices')
+  await accessible(page, 'the devices page')
   // Filter by a tag the live device carries, then search for it.
   await page.getByText('Filter by tags').click()
   await page.getByRole('checkbox', { name: 'live', exact: true }).check()
@@ -217,6 +249,7 @@ async function main () {
   await waitText(page, '#control-mode', 'Client control mode (CCM)', 'the mode the profile activated')
   await page.locator('#panel-general h2', { hasText: 'Features' }).waitFor()
   await shot(page, 'device')
+  await accessible(page, 'the device page')
   await page.getByRole('button', { name: 'Power off', exact: true }).click()
   await page.locator('#power-state [data-state="8"]').waitFor()
   await waitText(page, '#power-state', 'Off (soft)', 'power state after power off')
@@ -251,6 +284,7 @@ async function main () {
   await page.keyboard.press('Enter')
   await waitText(page, '#panel-terminal .terminal', 'login: admin', 'typed text echoed by the console')
   await shot(page, 'device-sol')
+  await accessible(page, 'the SOL terminal')
   step('sol prompt')
   await page.getByRole('button', { name: 'Disconnect', exact: true }).click()
   await waitText(page, '#sol-status', 'Disconnected', 'SOL session closed')
@@ -295,6 +329,7 @@ async function main () {
   await page.getByRole('button', { name: 'Create domain' }).click()
   await waitText(page, '[data-field="provisioningCert"] .error-slot', 'Unable to decrypt provisioning certificate', 'the certificate message')
   await shot(page, 'domains-wrong-password')
+  await accessible(page, 'the domain form')
   await page.getByLabel('Certificate password', { exact: true }).fill(DOMAIN_PASSWORD)
   await page.getByRole('button', { name: 'Create domain' }).click()
   await page.waitForURL('**/domains')
@@ -312,6 +347,7 @@ async function main () {
   await page.waitForURL('**/wireless')
   await page.getByRole('cell', { name: 'office1', exact: true }).waitFor()
   await shot(page, 'wireless')
+  await accessible(page, 'the wireless list')
   await page.getByRole('button', { name: 'Delete office1' }).click()
   await page.getByRole('dialog').getByRole('button', { name: 'Delete' }).click()
   await page.locator('#wireless-list td.empty').waitFor()
@@ -326,6 +362,7 @@ async function main () {
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
   check(overflow <= 1, `no sideways scrolling on a phone (${overflow}px)`)
   await shot(page, 'dashboard-phone')
+  await accessible(page, 'the dashboard on a phone')
   await page.getByRole('button', { name: 'Menu' }).click()
   await shot(page, 'menu-phone')
   await page.setViewportSize({ width: 1280, height: 900 })
