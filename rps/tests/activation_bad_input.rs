@@ -333,6 +333,17 @@ async fn failures_name_their_reason_and_other_devices_keep_activating() {
                 .all(|d| s.phases(&d.guid()).contains(&ActivationPhase::Succeeded))
     })
     .await;
+    // The reference JSON on rps/events: "Device activated in Client control mode." for the good devices.
+    let good = honest[0].guid();
+    eventually("reference success event", 10, async || {
+        reference.lock().unwrap().iter().any(|e| {
+            e["type"] == "success"
+                && e["guid"] == good.as_str()
+                && e["message"] == "Device activated in Client control mode."
+                && e["methods"] == json!(["Activator", "execute"])
+        })
+    })
+    .await;
     {
         let s = seen.lock().unwrap();
         for (guid, reason) in &expected {
@@ -346,17 +357,6 @@ async fn failures_name_their_reason_and_other_devices_keep_activating() {
                 failed.reason
             );
         }
-        // The reference JSON on rps/events: "Device activated in Client control mode." for the good devices.
-        let good = honest[0].guid();
-        eventually("reference success event", 10, async || {
-            reference.lock().unwrap().iter().any(|e| {
-                e["type"] == "success"
-                    && e["guid"] == good.as_str()
-                    && e["message"] == "Device activated in Client control mode."
-                    && e["methods"] == json!(["Activator", "execute"])
-            })
-        })
-        .await;
         // The unknown profile never started; the others started, then failed.
         assert_eq!(s.phases(&unknown.guid()), vec![ActivationPhase::Failed]);
         assert_eq!(
