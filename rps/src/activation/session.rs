@@ -129,7 +129,9 @@ pub async fn handle(socket: WebSocket, ctx: Arc<Context>) {
                 }
             },
             other => {
-                tracing::debug!(client = %client_id, method = other, "message ignored while a job runs")
+                // Only the command word: the rest of a command line may hold a password.
+                let command = other.split_whitespace().next().unwrap_or_default();
+                tracing::debug!(client = %client_id, command, "message ignored while a job runs")
             }
         }
     }
