@@ -16,6 +16,7 @@ pub mod jwt;
 pub mod listener;
 pub mod mosquitto_passwd;
 pub mod path;
+pub mod probe;
 pub mod routes;
 pub mod secrets;
 mod server;

@@ -13,6 +13,6 @@ mod server;
 pub mod table;
 pub mod target;
 
-pub use server::{RouterConfig, RouterError, RunningRouter, serve, start};
+pub use server::{RouterConfig, RouterError, RunningRouter, last_will, serve, start};
 pub use table::{Holder, RoutingTable, Summary};
 pub use target::{Target, classify};

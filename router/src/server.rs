@@ -138,6 +138,23 @@ pub async fn serve(
     Ok(())
 }
 
+/// The last will to put in the router's `BusConfig`: its OFFLINE status, published by the broker if the
+/// router's connection dies without a goodbye.
+pub fn last_will(
+    topics: &schemas::Topics,
+    instance: &str,
+    source: &str,
+) -> Result<broker::LastWill, schemas::TopicError> {
+    let topic = topics.status(Service::Router, instance)?;
+    let status = ServiceStatus {
+        service: Service::Router.as_str().to_owned(),
+        instance: instance.to_owned(),
+        state: ServiceState::Offline as i32,
+        ..Default::default()
+    };
+    Ok(broker::LastWill::new(topic, source, &status))
+}
+
 async fn publish_status(bus: &Bus, instance: &str, address: &str, state: ServiceState) {
     if instance.is_empty() {
         return;

@@ -142,7 +142,16 @@ async fn fixture() -> Fixture {
     config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
     let broker = EmbeddedBroker::start(config).await.unwrap();
     let mps_bus = connect(bus_config(&broker, "mps", "mps-test")).await;
-    let router_bus = connect(bus_config(&broker, "router", "router-test")).await;
+    let mut router_bus_config = bus_config(&broker, "router", "router-test");
+    router_bus_config.last_will = Some(
+        router::last_will(
+            &router_bus_config.topics,
+            "router-1",
+            &router_bus_config.source,
+        )
+        .unwrap(),
+    );
+    let router_bus = connect(router_bus_config).await;
     let stop = CancellationToken::new();
     let mut router_config = RouterConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)));
     router_config.instance = "router-1".into();
@@ -384,6 +393,17 @@ async fn the_router_announces_itself() {
     assert_eq!(status.instance, "router-1");
     assert_eq!(status.state, ServiceState::Online as i32);
     assert_eq!(status.address, f.router.address.to_string());
+
+    // A clean stop says goodbye with OFFLINE (a crash would leave it to the last will).
+    f.stop.cancel();
+    let (_, status) = tokio::time::timeout(
+        Duration::from_secs(10),
+        statuses.next_event::<ServiceStatus>(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(status.state, ServiceState::Offline as i32);
 }
 
 /// When run as the child process of `a_killed_mps_is_dropped_by_its_last_will`: a fake MPS that
