@@ -365,6 +365,64 @@ async fn acknowledgements_leave_in_delivery_order_mosquitto() {
     acknowledgements_in_delivery_order(&mosquitto.target).await;
 }
 
+/// A consumer with a persistent session loses nothing across its own restart: events queued while it
+/// was away reach it although the broker sends them before it has subscribed again, and events it had
+/// received but never read are sent again.
+#[tokio::test]
+async fn a_restarted_consumer_gets_what_was_queued_and_what_it_never_read() {
+    let mosquitto = support::Mosquitto::start();
+    let target = &mosquitto.target;
+    let consumer_config = || {
+        let mut config = target.config("dashboard", "dash-restart");
+        config.session_expiry = Duration::from_secs(3600);
+        config
+    };
+    let filter = schemas::Topics::default().device_events(DeviceEvent::Connected);
+    let consumer = Bus::connect(consumer_config()).await.unwrap();
+    let mut sub = consumer.subscribe(&filter).await.unwrap();
+    let mps = target.connect("mps", "mps-restart").await;
+    let publish = async |n: u64| {
+        let mut event = connected(n);
+        event.hostname = n.to_string();
+        mps.publish(&Topic::DeviceEvent(guid(), DeviceEvent::Connected), &event)
+            .await
+            .unwrap();
+    };
+    for n in 0..5 {
+        publish(n).await;
+    }
+    // Two are read; three arrive but are never read before the consumer stops.
+    for n in 0..2 {
+        let (_, event) = next::<proto::DeviceConnected>(&mut sub).await;
+        assert_eq!(event.hostname, n.to_string());
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(sub);
+    consumer.shutdown(WAIT).await;
+    // While it is away, five more.
+    for n in 5..10 {
+        publish(n).await;
+    }
+    mps.flush(WAIT).await.unwrap();
+
+    let consumer = Bus::connect(consumer_config()).await.unwrap();
+    consumer.wait_connected(WAIT).await.unwrap();
+    // The broker delivers the session's messages at once; the service subscribes a little later.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut sub = consumer.subscribe(&filter).await.unwrap();
+    let mut seen = Vec::new();
+    while seen.len() < 8 {
+        let (_, event) = next::<proto::DeviceConnected>(&mut sub).await;
+        seen.push(event.hostname.parse::<u64>().unwrap());
+    }
+    assert_eq!(seen, (2..10).collect::<Vec<_>>());
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), sub.next())
+            .await
+            .is_err()
+    );
+}
+
 #[tokio::test]
 async fn mosquitto_sub_sees_an_event_and_its_cloudevents_properties() {
     let broker = embedded().await;

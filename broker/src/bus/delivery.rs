@@ -91,6 +91,7 @@ impl Delivery {
 pub struct Subscription {
     pub(crate) filter: String,
     pub(crate) rx: mpsc::Receiver<Delivery>,
+    pub(super) bus: std::sync::Weak<super::Inner>,
 }
 
 impl Subscription {
@@ -113,6 +114,22 @@ impl Subscription {
 
     pub fn filter(&self) -> &str {
         &self.filter
+    }
+}
+
+impl Drop for Subscription {
+    /// Messages already received for this subscription but never read go back to the bus's unclaimed
+    /// messages: a subscription made soon after gets them, and if the process ends first they were never
+    /// acknowledged, so the broker sends them again (to a persistent session).
+    fn drop(&mut self) {
+        self.rx.close();
+        let Some(inner) = self.bus.upgrade() else {
+            return;
+        };
+        let mut state = inner.state();
+        while let Ok(delivery) = self.rx.try_recv() {
+            state.keep_unclaimed(delivery);
+        }
     }
 }
 

@@ -202,6 +202,8 @@ async fn save_acks(inner: &Inner, last_save: &mut Instant) {
 
 fn on_connected(inner: &Inner, session_present: bool) {
     inner.acks.reset();
+    // Their acknowledgements belonged to the old connection; the broker sends them again.
+    inner.state().unclaimed.clear();
     inner
         .connections
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -306,7 +308,14 @@ async fn dispatch(inner: &Arc<Inner>, publish: Publish) {
             return;
         }
         state.subscriptions.retain(|s| !s.tx.is_closed());
-        route(&mut state, &delivery)
+        state.expire_unclaimed();
+        let (matched, targets) = route(&mut state, &delivery);
+        if !matched {
+            state.keep_unclaimed(delivery);
+            return;
+        }
+        // Matched but all duplicates: dropping it here acknowledges it.
+        targets
     };
     for target in targets {
         // Waiting here is back-pressure: a slow consumer slows the broker's sending, nothing is dropped.
@@ -314,12 +323,15 @@ async fn dispatch(inner: &Arc<Inner>, publish: Publish) {
     }
 }
 
-fn route(state: &mut State, delivery: &Delivery) -> Vec<mpsc::Sender<Delivery>> {
+/// Whether any subscription matches, and those that have not seen the event yet.
+fn route(state: &mut State, delivery: &Delivery) -> (bool, Vec<mpsc::Sender<Delivery>>) {
+    let mut matched = false;
     let mut targets = Vec::new();
     for subscription in &mut state.subscriptions {
         if !topic_filter::matches(&subscription.filter, &delivery.topic) {
             continue;
         }
+        matched = true;
         let first_time = match &delivery.event {
             Some(event) => subscription.seen.first_time(&event.id),
             None => true,
@@ -328,5 +340,5 @@ fn route(state: &mut State, delivery: &Delivery) -> Vec<mpsc::Sender<Delivery>> 
             targets.push(subscription.tx.clone());
         }
     }
-    targets
+    (matched, targets)
 }

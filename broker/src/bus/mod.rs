@@ -33,6 +33,11 @@ use delivery::SeenIds;
 const WINDOW: usize = 256;
 /// Event ids each subscription remembers to drop duplicates.
 const SEEN_IDS: usize = 100_000;
+/// Messages no subscription wants yet are kept this long (unacknowledged) for one made soon after:
+/// a persistent session delivers what it queued the moment the bus connects, before the service has
+/// subscribed.
+const UNCLAIMED_FOR: Duration = Duration::from_secs(10);
+const UNCLAIMED_MAX: usize = 10_000;
 /// How long `connect` waits for the first connection before returning an offline bus.
 const FIRST_CONNECT_WAIT: Duration = Duration::from_secs(5);
 
@@ -109,6 +114,41 @@ struct State {
     subscribe_waiters: VecDeque<Option<oneshot::Sender<Result<(), String>>>>,
     suback_waiters: HashMap<u16, oneshot::Sender<Result<(), String>>>,
     requests: HashMap<Bytes, oneshot::Sender<Delivery>>,
+    /// Received, matched by no subscription yet, not acknowledged; oldest first.
+    unclaimed: VecDeque<(std::time::Instant, Delivery)>,
+}
+
+impl State {
+    /// Keeps a message no subscription took, for one made soon after.
+    fn keep_unclaimed(&mut self, delivery: Delivery) {
+        if self.unclaimed.len() == UNCLAIMED_MAX {
+            self.unclaimed.pop_front();
+        }
+        self.unclaimed
+            .push_back((std::time::Instant::now(), delivery));
+    }
+
+    /// Lets go (acknowledges) of unclaimed messages nobody subscribed to in time.
+    fn expire_unclaimed(&mut self) {
+        while self
+            .unclaimed
+            .front()
+            .is_some_and(|(at, _)| at.elapsed() > UNCLAIMED_FOR)
+        {
+            if let Some((_, delivery)) = self.unclaimed.pop_front() {
+                tracing::debug!(topic = %delivery.topic, "no subscription took a message; dropping it");
+            }
+        }
+    }
+
+    /// Takes the unclaimed messages a new subscription matches, oldest first.
+    fn claim(&mut self, filter: &str) -> Vec<Delivery> {
+        let (claimed, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.unclaimed)
+            .into_iter()
+            .partition(|(_, d)| crate::topic_filter::matches(filter, &d.topic));
+        self.unclaimed = kept.into();
+        claimed.into_iter().map(|(_, d)| d).collect()
+    }
 }
 
 struct SubscriptionEntry {
@@ -352,12 +392,18 @@ impl Bus {
     /// is connected this returns after the broker confirmed the subscription.
     pub async fn subscribe(&self, filter: &str) -> Result<Subscription, BusError> {
         let (tx, rx) = mpsc::channel(1024);
-        let confirmed = {
+        let (confirmed, claimed) = {
             let mut state = self.inner.state();
+            let mut seen = SeenIds::new(SEEN_IDS);
+            let claimed: Vec<Delivery> = state
+                .claim(filter)
+                .into_iter()
+                .filter(|d| d.event.as_ref().is_none_or(|e| seen.first_time(&e.id)))
+                .collect();
             state.subscriptions.push(SubscriptionEntry {
                 filter: filter.to_owned(),
-                tx,
-                seen: SeenIds::new(SEEN_IDS),
+                tx: tx.clone(),
+                seen,
             });
             if state.connected {
                 let (done_tx, done_rx) = oneshot::channel();
@@ -368,14 +414,17 @@ impl Bus {
                     .is_ok()
                 {
                     state.subscribe_waiters.push_back(Some(done_tx));
-                    Some(done_rx)
+                    (Some(done_rx), claimed)
                 } else {
-                    None
+                    (None, claimed)
                 }
             } else {
-                None
+                (None, claimed)
             }
         };
+        for delivery in claimed {
+            let _ = tx.send(delivery).await;
+        }
         // Anything but a refusal is fine: confirmed, or the connection dropped meanwhile (the bus
         // subscribes again on reconnect).
         if let Some(done) = confirmed
@@ -393,6 +442,7 @@ impl Bus {
         Ok(Subscription {
             filter: filter.to_owned(),
             rx,
+            bus: Arc::downgrade(&self.inner),
         })
     }
 
