@@ -257,7 +257,7 @@ impl Bus {
     pub async fn connect(config: BusConfig) -> Result<Bus, BusError> {
         let options = mqtt_options(&config)?;
         let (client, eventloop) = AsyncClient::new(options.clone(), 4 * WINDOW + 1024);
-        let outbox = outbox::open(config.outbox).await?;
+        let outbox = outbox::open(config.outbox, &config.client_id).await?;
         let pending = outbox.pending().await?;
 
         let mut state = State::default();

@@ -1,5 +1,6 @@
 //! The outbox as the `openamt_outbox` table of the service's own database, so an event and the state
-//! change it reports can share one database (SQLite or Postgres through sea-orm).
+//! change it reports can share one database (SQLite or Postgres through sea-orm). Each row names its
+//! owner (the bus client id): replicas sharing a database keep separate outboxes in one table.
 
 use bytes::Bytes;
 use sea_orm::{
@@ -17,6 +18,8 @@ mod row {
     pub struct Model {
         #[sea_orm(primary_key)]
         pub seq: i64,
+        #[sea_orm(indexed)]
+        pub owner: String,
         pub topic: String,
         pub retain: bool,
         /// MQTT 5 user properties as a JSON array of [name, value] pairs.
@@ -36,16 +39,24 @@ mod row {
 
 pub struct DatabaseOutbox {
     db: DatabaseConnection,
+    owner: String,
 }
 
 impl DatabaseOutbox {
-    /// Uses the table, creating it when absent.
-    pub async fn open(db: DatabaseConnection) -> Result<DatabaseOutbox, OutboxError> {
+    /// Uses the table (creating it when absent) for the records of `owner`.
+    pub async fn open(db: DatabaseConnection, owner: &str) -> Result<DatabaseOutbox, OutboxError> {
         let schema = Schema::new(db.get_database_backend());
         let mut create = schema.create_table_from_entity(row::Entity);
         create.if_not_exists();
         db.execute(&create).await?;
-        Ok(DatabaseOutbox { db })
+        for mut index in schema.create_index_from_entity(row::Entity) {
+            index.if_not_exists();
+            db.execute(&index).await?;
+        }
+        Ok(DatabaseOutbox {
+            db,
+            owner: owner.to_owned(),
+        })
     }
 }
 
@@ -72,6 +83,7 @@ impl OutboxStore for DatabaseOutbox {
     async fn append(&self, record: &OutboxRecord) -> Result<u64, OutboxError> {
         let row = row::ActiveModel {
             seq: NotSet,
+            owner: Set(self.owner.clone()),
             topic: Set(record.topic.clone()),
             retain: Set(record.retain),
             properties: Set(serde_json::to_string(&record.properties).unwrap_or_default()),
@@ -86,6 +98,7 @@ impl OutboxStore for DatabaseOutbox {
 
     async fn pending(&self) -> Result<Vec<(u64, OutboxRecord)>, OutboxError> {
         row::Entity::find()
+            .filter(row::Column::Owner.eq(&self.owner))
             .order_by_asc(row::Column::Seq)
             .all(&self.db)
             .await?
@@ -96,6 +109,7 @@ impl OutboxStore for DatabaseOutbox {
 
     async fn acknowledge(&self, through: u64) -> Result<(), OutboxError> {
         row::Entity::delete_many()
+            .filter(row::Column::Owner.eq(&self.owner))
             .filter(row::Column::Seq.lte(through as i64))
             .exec(&self.db)
             .await?;
@@ -108,7 +122,7 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn keeps_unacknowledged_rows_in_order_on_sqlite() {
+    async fn keeps_each_owners_unacknowledged_rows_in_order_on_sqlite() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!(
             "sqlite://{}?mode=rwc",
@@ -124,17 +138,23 @@ mod tests {
             payload: Bytes::from(vec![n]),
         };
         {
-            let outbox = DatabaseOutbox::open(sea_orm::Database::connect(&url).await.unwrap())
-                .await
-                .unwrap();
+            let db = sea_orm::Database::connect(&url).await.unwrap();
+            let outbox = DatabaseOutbox::open(db.clone(), "mps-a").await.unwrap();
+            let other = DatabaseOutbox::open(db, "mps-b").await.unwrap();
             let first = outbox.append(&record(1)).await.unwrap();
+            other.append(&record(9)).await.unwrap();
             outbox.append(&record(2)).await.unwrap();
             outbox.append(&record(3)).await.unwrap();
             outbox.acknowledge(first).await.unwrap();
         }
-        let outbox = DatabaseOutbox::open(sea_orm::Database::connect(&url).await.unwrap())
-            .await
-            .unwrap();
+        let db = sea_orm::Database::connect(&url).await.unwrap();
+        let other = DatabaseOutbox::open(db.clone(), "mps-b").await.unwrap();
+        assert_eq!(
+            other.pending().await.unwrap().len(),
+            1,
+            "another owner's record"
+        );
+        let outbox = DatabaseOutbox::open(db, "mps-a").await.unwrap();
         let pending = outbox.pending().await.unwrap();
         assert_eq!(pending.len(), 2);
         assert_eq!(pending[0].1, record(2));

@@ -29,7 +29,8 @@ pub enum OutboxError {
 pub enum OutboxConfig {
     /// An append-only file (the embedded default).
     File(PathBuf),
-    /// The `openamt_outbox` table of the service's own database (SQLite or Postgres).
+    /// The `openamt_outbox` table of the service's own database (SQLite or Postgres); rows are the bus
+    /// client id's own.
     Database(sea_orm::DatabaseConnection),
     /// Memory only: for clients that publish nothing worth keeping, such as `openamt events`.
     Memory,
@@ -56,10 +57,13 @@ pub trait OutboxStore: Send + Sync {
     async fn acknowledge(&self, through: u64) -> Result<(), OutboxError>;
 }
 
-pub(crate) async fn open(config: OutboxConfig) -> Result<Box<dyn OutboxStore>, OutboxError> {
+pub(crate) async fn open(
+    config: OutboxConfig,
+    owner: &str,
+) -> Result<Box<dyn OutboxStore>, OutboxError> {
     Ok(match config {
         OutboxConfig::File(path) => Box::new(FileOutbox::open(&path)?),
-        OutboxConfig::Database(db) => Box::new(DatabaseOutbox::open(db).await?),
+        OutboxConfig::Database(db) => Box::new(DatabaseOutbox::open(db, owner).await?),
         OutboxConfig::Memory => Box::new(MemoryOutbox::default()),
     })
 }
