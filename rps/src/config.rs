@@ -63,6 +63,8 @@ pub struct RpsConfig {
     pub amt_tls_tunnel_persistent: bool,
     #[serde(deserialize_with = "boolean")]
     pub prevent_orphaned_devices: bool,
+    /// Names this instance on the bus (status topic, client id); unique per replica (not a reference key).
+    pub instance_name: String,
     /// Milliseconds a cached GET answer may serve before it is read again (not a reference key). Writes through
     /// this process retire the cache at once; the TTL bounds how long a write by another process sharing the
     /// database goes unseen. 0 turns the cache off.
@@ -97,6 +99,7 @@ impl Default for RpsConfig {
             amt_tls_tunnel_persistent: true,
             prevent_orphaned_devices: false,
             rest_cache_ttl_ms: 1000,
+            instance_name: "rps".into(),
         }
     }
 }
@@ -144,6 +147,7 @@ impl fmt::Debug for RpsConfig {
             .field("mqtt_address", &self.mqtt_address)
             .field("prevent_orphaned_devices", &self.prevent_orphaned_devices)
             .field("rest_cache_ttl_ms", &self.rest_cache_ttl_ms)
+            .field("instance_name", &self.instance_name)
             .finish_non_exhaustive()
     }
 }

@@ -11,6 +11,7 @@
 //!   Vault paths, never in the database and never in a response.
 
 pub mod activation;
+pub mod bus;
 pub mod config;
 pub mod db;
 pub mod pfx;

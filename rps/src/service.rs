@@ -76,6 +76,22 @@ pub async fn start(
         .context("binding the activation WebSocket port")?;
     let rest_addr = rest.local_addr()?;
     let activation_addr = ws.local_addr()?;
+    if let Some(bus) = &deps.bus {
+        // Retained ONLINE; the bus's last will (see [`crate::bus::bus_config`]) turns it OFFLINE.
+        let status = crate::bus::status(
+            &config.instance_name,
+            &rest_addr.to_string(),
+            schemas::proto::ServiceState::Online,
+        );
+        match crate::bus::status_topic(bus.topics(), &config.instance_name) {
+            Ok(topic) => {
+                if let Err(error) = bus.publish(&topic, &status).await {
+                    tracing::warn!(%error, "publishing the ONLINE status failed");
+                }
+            }
+            Err(error) => tracing::warn!(%error, "instance_name cannot name a status topic"),
+        }
+    }
     let rest_task = tokio::spawn(rest.run(shutdown.clone().cancelled_owned()));
     let ws_task = tokio::spawn(ws.run(shutdown.cancelled_owned()));
     let task = tokio::spawn(async move {

@@ -34,6 +34,21 @@ async fn fifty_devices_activate_register_through_events_and_connect_over_cira() 
     let rps = start_rps(&broker, &vault, TestDb::postgres().await).await;
     let dashboard = broker.client("dashboard", "dashboard-e2e", None).await;
     let seen = watch_activations(&dashboard).await;
+    // RPS keeps a retained ONLINE status.
+    let mut status = dashboard
+        .subscribe("openamt/v1/rps/+/status")
+        .await
+        .expect("subscribe");
+    let (delivery, online) = tokio::time::timeout(
+        harness::stack::WAIT,
+        status.next_event::<schemas::proto::ServiceStatus>(),
+    )
+    .await
+    .expect("a retained status")
+    .expect("status");
+    assert!(delivery.retained);
+    assert_eq!(delivery.topic, "openamt/v1/rps/rps-e2e/status");
+    assert_eq!(online.state(), schemas::proto::ServiceState::Online);
 
     // The MPS root the devices must trust: MPS's own CA.
     let root_pem = mps

@@ -208,14 +208,25 @@ pub async fn watch_activations(dashboard: &Bus) -> Arc<Mutex<Seen>> {
     seen
 }
 
-/// RPS on the bus (user `rps`, durable outbox), on Postgres, sharing the fake Vault with MPS.
+/// RPS on the bus as the integrator makes it (`rps::bus::bus_config`: user `rps`, OFFLINE last will, durable
+/// outbox), on Postgres, sharing the fake Vault with MPS.
 pub async fn start_rps(broker: &Broker, vault: &TestVault, db: TestDb) -> Rps {
     let dir = tempfile::tempdir().expect("temp dir");
-    let bus = broker
-        .client("rps", "rps-e2e", Some(dir.path().join("outbox")))
-        .await;
+    let config = rps::RpsConfig {
+        instance_name: "rps-e2e".into(),
+        ..test_config()
+    };
+    let mut bus_config =
+        rps::bus::bus_config(&config, broker.url(), "rps", &broker.password("rps"))
+            .expect("bus config");
+    bus_config.ca_pem = Some(broker.process.ca_pem.as_bytes().to_vec());
+    bus_config.outbox = OutboxConfig::File(dir.path().join("outbox"));
+    let bus = Bus::connect(bus_config).await.expect("RPS bus");
+    bus.wait_connected(WAIT)
+        .await
+        .expect("RPS connected to the broker");
     let secrets: Arc<dyn SecretStore> = secrets::open(&vault.config()).expect("vault backend");
-    Rps::start(db, secrets, Some(bus), test_config(), dir).await
+    Rps::start(db, secrets, Some(bus), config, dir).await
 }
 
 /// Pre-provisioned simulated devices whose CIRA tasks start once activation configures CIRA.
