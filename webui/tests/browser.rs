@@ -8,8 +8,9 @@
 //! forms (the profile first with an invalid AMT password, whose RPS message must show next to the
 //! field); then asks this test to activate a device with that profile and watches it appear on the
 //! dashboard without a reload; powers it off from its page and sees the state change (and this test
-//! checks the simulated device really is off); opens its SOL terminal through the relay and sees the
-//! console's prompt; walks the other pages; and finally meets an expired session. Screenshots of
+//! checks the simulated device really is off); opens its SOL terminal through the relay (after typing
+//! the user-consent code the device shows) and sees the console's prompt; walks the other pages; and
+//! finally meets an expired session. Screenshots of
 //! every page land in target/ui-screenshots/.
 //!
 //! Needs /usr/bin/chromium (`apt-get install -y chromium`) and `npm ci --prefix tests/node`; set
@@ -543,6 +544,11 @@ async fn the_ui_in_chromium_against_the_whole_stack() {
                 ["ASK", "touch-profile", name] => {
                     stack.touch_profile(name).await;
                     Some("touched".to_owned())
+                }
+                ["ASK", "consent-code", guid] => {
+                    assert_eq!(*guid, live.guid());
+                    let code = live.with_state(|s| s.redirection.opt_in_code);
+                    Some(code.expect("the device shows a consent code").to_string())
                 }
                 ["ASK", "power", guid] => {
                     assert_eq!(*guid, live.guid());

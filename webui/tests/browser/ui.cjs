@@ -277,6 +277,13 @@ async function main () {
   // Serial over LAN through the relay: the simulated host's console prompt, and typing into it.
   await page.getByRole('tab', { name: 'Terminal (SOL)' }).click()
   await page.getByRole('button', { name: 'Connect', exact: true }).click()
+  // The profile asked for user consent to all redirection: the device shows a code, we type it.
+  const consent = page.getByRole('dialog').filter({ hasText: 'User consent' })
+  await consent.waitFor()
+  await shot(page, 'device-sol-consent')
+  const code = await ask(`consent-code ${guid}`)
+  await consent.getByLabel('Consent code', { exact: true }).fill(code)
+  await consent.getByRole('button', { name: 'Send', exact: true }).click()
   await waitText(page, '#sol-status', 'Connected', 'SOL session state')
   await waitText(page, '#panel-terminal .terminal', 'login:', 'the console prompt')
   await page.locator('#panel-terminal .terminal').focus()

@@ -84,6 +84,28 @@ export function confirmDialog (title, message, confirmLabel = 'Delete') {
   })
 }
 
+/** Asks for one value; resolves with it, or null when cancelled. */
+export function promptDialog (title, message, label, { inputmode = 'text', pattern } = {}) {
+  return new Promise((resolve) => {
+    let answer = null
+    const input = h('input', { id: 'dlg-input', type: 'text', inputmode, pattern, autocomplete: 'off', autofocus: true })
+    const form = h('form', {
+      method: 'dialog',
+      on: { submit: () => { answer = input.value.trim() } }
+    },
+    h('h2', { id: 'dlg-title' }, title),
+    h('p', { id: 'dlg-message' }, message),
+    h('div', { class: 'field' }, h('label', { for: 'dlg-input' }, label), input),
+    h('div', { class: 'actions' },
+      h('button', { class: 'primary', type: 'submit' }, 'Send'),
+      h('button', { type: 'button', on: { click: () => dialog.close() } }, 'Cancel')))
+    const dialog = h('dialog', { 'aria-labelledby': 'dlg-title', 'aria-describedby': 'dlg-message' }, form)
+    dialog.addEventListener('close', () => { dialog.remove(); resolve(answer) })
+    document.body.append(dialog)
+    dialog.showModal()
+  })
+}
+
 export function formatTime (value) {
   if (!value) return ''
   const date = new Date(value)

@@ -2,7 +2,7 @@
 // general settings and features (KVM/SOL/IDER, user consent), hardware, audit log, event log, the
 // serial-over-LAN terminal and its activation. The REST calls are the reference UI's (§3.4).
 
-import { h, fill, toast, table, props, formatTime, uid } from '../dom.js'
+import { h, fill, toast, table, props, formatTime, uid, promptDialog } from '../dom.js'
 import { get, post } from '../api.js'
 import { mps, relayBase } from '../config.js'
 import { live, phaseText, modeText, describe } from '../live.js'
@@ -95,7 +95,7 @@ export default async function devicePage (ctx) {
     { id: 'hardware', label: 'Hardware', load: () => hardwareTab(api, ctx) },
     { id: 'audit', label: 'Audit log', load: () => auditTab(api, ctx) },
     { id: 'events', label: 'Event log', load: () => eventLogTab(api, ctx) },
-    { id: 'terminal', label: 'Terminal (SOL)', load: () => terminalTab(guid, connected, ctx) },
+    { id: 'terminal', label: 'Terminal (SOL)', load: () => terminalTab(guid, api, connected, ctx) },
     { id: 'activation', label: 'Activation', load: () => activationTab(guid, ctx) }
   ]
   const tabList = h('div', { role: 'tablist', 'aria-label': 'Device details' })
@@ -335,7 +335,42 @@ async function eventLogTab (api, ctx) {
     ], records, { empty: 'The event log is empty.', caption: 'Event log' }))
 }
 
-function terminalTab (guid, connected, ctx) {
+/**
+ * AMT's user consent before a redirection session, as the reference UI asks for it: when the device
+ * requires consent for all redirection and none is granted yet, AMT shows a six-digit code on the
+ * device's screen (StartOptIn) and the user types it here (SendOptInCode). Resolves true to go on.
+ */
+async function userConsent (api, status) {
+  const features = await get(api('features'))
+  const required = String(features?.userConsent ?? '').toLowerCase() === 'all'
+  if (!required || [3, 4].includes(features?.optInState)) return true
+  status.textContent = 'User consent required: asking the device to show a code…'
+  try {
+    await get(api('userConsentCode'))
+  } catch (error) {
+    // Already requested (the code is on the screen): ask for it all the same.
+    if (error.status !== 400 || error.handled) throw error
+  }
+  const code = await promptDialog('User consent',
+    'The device now shows a six-digit code on its screen. Type it to allow this session.',
+    'Consent code', { inputmode: 'numeric', pattern: '[0-9]{6}' })
+  if (code === null) {
+    await get(api('userConsentCode/cancel')).catch(() => null)
+    status.textContent = 'Not connected: consent was cancelled.'
+    return false
+  }
+  try {
+    const sent = await post(api('userConsentCode'), { consentCode: Number(code) })
+    if (sent?.Body?.ReturnValue === 0) return true
+    status.textContent = `The device did not accept the code (${sent?.Body?.ReturnValueStr ?? 'refused'}).`
+  } catch (error) {
+    if (error.handled) throw error
+    status.textContent = `The device did not accept the code (${error.body?.Body?.ReturnValueStr ?? error.message}).`
+  }
+  return false
+}
+
+function terminalTab (guid, api, connected, ctx) {
   const status = h('p', { id: 'sol-status', role: 'status' }, 'Not connected.')
   let session = null
   const terminal = new Terminal({ label: 'Serial-over-LAN console', onInput: (text) => session?.send(text) })
@@ -345,8 +380,12 @@ function terminalTab (guid, connected, ctx) {
   connect.addEventListener('click', async () => {
     if (!connected()) { status.textContent = 'The device is not connected.'; return }
     connect.disabled = true
-    status.textContent = 'Asking MPS for a redirection token…'
     try {
+      if (!await userConsent(api, status)) {
+        connect.disabled = false
+        return
+      }
+      status.textContent = 'Asking MPS for a redirection token…'
       const { token } = await get(mps(`/api/v1/authorize/redirection/${guid}`))
       const url = `${relayBase()}/webrelay.ashx?p=2&host=${guid}&port=16994&tls=0&tls1only=0&mode=sol`
       session = new SolSession({
