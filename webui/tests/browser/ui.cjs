@@ -373,6 +373,11 @@ async function main () {
   await page.getByRole('button', { name: 'Menu' }).click()
   await shot(page, 'menu-phone')
   await page.setViewportSize({ width: 1280, height: 900 })
+  // The dark scheme follows the system's.
+  await page.emulateMedia({ colorScheme: 'dark' })
+  await nav(page, 'Devices')
+  await shot(page, 'devices-dark')
+  await page.emulateMedia({ colorScheme: 'light' })
 
   // An expired session: the gateway answers {"exp":"token expired"} and the UI says so at login.
   await page.evaluate((token) => localStorage.setItem('loggedInUser', JSON.stringify({ token })), EXPIRED_TOKEN)

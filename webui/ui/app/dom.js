@@ -52,6 +52,8 @@ export function toast (message, { error = false, timeout = 5000 } = {}) {
   if (!region) return
   const el = h('div', { class: error ? 'toast error' : 'toast' }, message)
   region.append(el)
+  // Three at most: a burst of actions should not cover the page.
+  while (region.children.length > 3) region.firstElementChild.remove()
   setTimeout(() => el.remove(), timeout)
 }
 
