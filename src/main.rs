@@ -7,6 +7,10 @@ use clap::Parser;
 fn main() -> std::process::ExitCode {
     // Ring is the only crypto provider built in; installing it first means no library can find two.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    if let Err(error) = cli::secret_files::load() {
+        eprintln!("openamt: {error:#}");
+        return std::process::ExitCode::FAILURE;
+    }
     let cli = cli::Cli::parse();
     cli::logging::init(&cli.log_format);
     let runtime = match tokio::runtime::Runtime::new() {

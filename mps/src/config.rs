@@ -63,7 +63,8 @@ pub struct MpsConfig {
     /// How often batched `lastseen` writes are flushed, milliseconds.
     pub lastseen_flush_ms: u64,
     /// `host:port` at which the router reaches this instance's REST and relay listener, published
-    /// in its status and in device presence. Empty: `<instance_name>:<bound web port>`.
+    /// in its status and in device presence. Empty: `<instance_name>:<bound web port>`; port 0: the
+    /// bound web port.
     pub instance_address: String,
     /// Also publish the reference's JSON events on `mps/events` (for existing subscribers).
     pub reference_events: bool,

@@ -128,8 +128,11 @@ pub async fn start(
     // On the bus before the CIRA listener accepts: the publisher must see every tunnel.
     let events = match deps.bus.clone() {
         Some(bus) => {
+            // Port 0 in the advertised address means "the port the web listener got".
             let address = if config.instance_address.is_empty() {
                 format!("{instance}:{}", rest_addr.port())
+            } else if let Some(host) = config.instance_address.strip_suffix(":0") {
+                format!("{host}:{}", rest_addr.port())
             } else {
                 config.instance_address.clone()
             };

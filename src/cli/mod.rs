@@ -2,8 +2,17 @@
 
 mod bench;
 mod events;
+mod gateway;
+mod health;
+mod layered;
 pub mod logging;
+mod mps;
 mod mqtt;
+mod router;
+mod rps;
+pub mod secret_files;
+mod secrets_cmd;
+mod service;
 mod sim;
 mod up;
 
@@ -47,6 +56,18 @@ pub struct DataDir {
 enum Command {
     /// Run everything in one process on embedded defaults.
     Up(up::UpArgs),
+    /// Run the MPS alone: CIRA server (4433), REST and redirection relay (3000).
+    Mps(mps::MpsArgs),
+    /// Run the RPS alone: activation WebSocket (8080) and REST (8081).
+    Rps(rps::RpsArgs),
+    /// Run the MPS router (8003).
+    Router(router::RouterArgs),
+    /// Run the API gateway (8443) serving kong/kong.yaml.
+    Gateway(gateway::GatewayArgs),
+    /// Make the certificates and secrets compose.yaml's services need.
+    Secrets(secrets_cmd::SecretsArgs),
+    /// Exit 0 when a URL answers 2xx (for container health checks).
+    Health(health::HealthArgs),
     /// Print the events published on the broker, one line each.
     Events(events::EventsArgs),
     /// Simulated Intel AMT devices.
@@ -61,6 +82,12 @@ impl Cli {
     pub async fn run(self) -> anyhow::Result<()> {
         match self.command {
             Command::Up(args) => up::run(args).await,
+            Command::Mps(args) => mps::run(args).await,
+            Command::Rps(args) => rps::run(args).await,
+            Command::Router(args) => router::run(args).await,
+            Command::Gateway(args) => gateway::run(args).await,
+            Command::Secrets(args) => secrets_cmd::run(args),
+            Command::Health(args) => health::run(args).await,
             Command::Events(args) => events::run(args).await,
             Command::Sim(command) => sim::run(command).await,
             Command::Bench(command) => bench::run(command).await,
