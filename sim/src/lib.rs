@@ -1,10 +1,11 @@
 //! sim
 
-pub mod device;
+pub mod agent;
 pub mod cira;
+pub mod cli_activate;
 pub mod cli_cira;
+pub mod device;
 pub mod fleet;
 pub mod redirection;
+pub mod sol_console;
 pub mod wsman_server;
-pub mod agent;
-pub mod cli_activate;

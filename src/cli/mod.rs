@@ -15,6 +15,7 @@ mod secrets_cmd;
 mod service;
 mod sim;
 mod up;
+mod webui;
 
 use std::path::PathBuf;
 
@@ -64,6 +65,8 @@ enum Command {
     Router(router::RouterArgs),
     /// Run the API gateway (8443) serving kong/kong.yaml.
     Gateway(gateway::GatewayArgs),
+    /// Run the web UI (80) with its live event stream.
+    Webui(webui::WebuiArgs),
     /// Make the certificates and secrets compose.yaml's services need.
     Secrets(secrets_cmd::SecretsArgs),
     /// Exit 0 when a URL answers 2xx (for container health checks).
@@ -86,6 +89,7 @@ impl Cli {
             Command::Rps(args) => rps::run(args).await,
             Command::Router(args) => router::run(args).await,
             Command::Gateway(args) => gateway::run(args).await,
+            Command::Webui(args) => webui::run(args).await,
             Command::Secrets(args) => secrets_cmd::run(args),
             Command::Health(args) => health::run(args).await,
             Command::Events(args) => events::run(args).await,

@@ -23,6 +23,9 @@ pub struct UpArgs {
     /// Address of the MPS router.
     #[arg(long, env = "OPENAMT_ROUTER_LISTEN", default_value = "127.0.0.1:8003")]
     pub router_listen: SocketAddr,
+    /// Address of the web UI server (browsers use the gateway; port 0 picks a free one).
+    #[arg(long, env = "WEBUI_LISTEN", default_value = "127.0.0.1:0")]
+    pub webui_listen: SocketAddr,
     /// Host names and addresses clients use to reach this machine (added to its certificates).
     #[arg(
         long = "hostname",
@@ -263,6 +266,30 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     router_config.instance = "router".into();
     let router = router::start(router_config, router_bus.clone(), shutdown.clone()).await?;
 
+    // The web UI, on loopback: browsers reach it through the gateway.
+    let webui_source = "/openamt/webui/webui";
+    let mut webui_bus_config = BusConfig::new(
+        broker_url.clone(),
+        "webui",
+        &broker_password(&broker, "webui")?,
+        "webui-webui",
+        webui_source,
+    );
+    webui_bus_config.last_will = Some(webui::last_will(&topics, "webui", webui_source)?);
+    webui_bus_config.session_expiry = Duration::ZERO;
+    let webui_bus = Bus::connect(bus_config(&broker, data_dir, "webui", webui_bus_config)).await?;
+    let webui = webui::start(
+        webui::WebuiConfig {
+            listen: args.webui_listen,
+            jwt_secret: installation.jwt_secret.clone(),
+            jwt_issuer: mps_config.jwt_issuer.clone(),
+            ..Default::default()
+        },
+        webui_bus.clone(),
+        shutdown.clone(),
+    )
+    .await?;
+
     // The gateway serves the very kong.yaml Kong serves in production, pointed at this process.
     let loopback = |address: SocketAddr| format!("127.0.0.1:{}", address.port());
     let upstreams: HashMap<String, String> = [
@@ -272,6 +299,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         ("mps:3000", loopback(mps.rest_addr)),
         ("rps:8081", loopback(rps.rest_addr)),
         ("rps:8080", loopback(rps.activation_addr)),
+        ("webui:80", loopback(webui.addr)),
     ]
     .into_iter()
     .map(|(name, address)| (name.to_owned(), address))
@@ -307,6 +335,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         let _ = mps.wait().await;
         let _ = rps.wait().await;
         router.wait().await;
+        let _ = webui.wait().await;
         gateway.wait().await;
     })
     .await;
@@ -315,6 +344,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     }
     rps_bus.shutdown(Duration::from_secs(5)).await;
     router_bus.shutdown(Duration::from_secs(5)).await;
+    webui_bus.shutdown(Duration::from_secs(5)).await;
     broker.close();
     Ok(())
 }
