@@ -1,82 +1,32 @@
 //! As a user would: `openamt up` in an empty directory, then `openamt events --json` prints what a
 //! service publishes, decoded, one JSON object a line.
 
+mod support;
+
 use std::{
     io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
+    process::Stdio,
     time::Duration,
 };
 
 use broker::{Bus, BusConfig, Credentials};
 use schemas::{DeviceEvent, Topic, proto};
+use support::{Running, openamt, start_up};
 
 const GUID: &str = "4c4c4544-004b-4210-8033-b6c04f504633";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A child process killed when the test ends, however it ends.
-struct Running(Option<Child>);
-
-impl Running {
-    fn child(&mut self) -> &mut Child {
-        self.0.as_mut().expect("running")
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.0.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn openamt(dir: &std::path::Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_openamt"));
-    command.current_dir(dir).env_remove("RUST_LOG");
-    command
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_prints_what_services_publish() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut up = Running(Some(
-        openamt(dir.path())
-            .args(["up", "--mqtt-listen", &format!("127.0.0.1:{port}")])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    ));
-    let banner = BufReader::new(up.child().stdout.take().unwrap());
-    let mut seen_banner = String::new();
-    for line in banner.lines() {
-        let line = line.unwrap();
-        seen_banner.push_str(&line);
-        seen_banner.push('\n');
-        if line.contains("Ctrl-C stops everything") {
-            break;
-        }
-    }
-    assert!(
-        seen_banner.contains(&format!("mqtts://localhost:{port}")),
-        "{seen_banner}"
-    );
-    assert!(seen_banner.contains("first start"), "{seen_banner}");
-
+    let mut up = start_up(dir.path());
+    assert!(up.banner.contains("first start"), "{}", up.banner);
+    let port = up.mqtt_port.clone();
     let url = format!("mqtts://localhost:{port}");
     let mut events = Running(Some(
         openamt(dir.path())
-            .args(["events", "--json", "--count", "1", "--mqtt-url", &url])
+            .args(["events", "openamt/v1/events/devices/+/connected", "--json"])
+            .args(["--count", "1", "--mqtt-url", &url])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -138,14 +88,8 @@ async fn events_prints_what_services_publish() {
     assert_eq!(printed["data"]["remoteAddress"], "10.0.0.9:51234");
 
     // Ctrl-C (SIGINT) stops `openamt up` cleanly.
-    let mut up = up.0.take().unwrap();
-    Command::new("kill")
-        .args(["-INT", &up.id().to_string()])
-        .status()
-        .unwrap();
-    let status = tokio::task::spawn_blocking(move || up.wait())
+    let status = tokio::task::spawn_blocking(move || up.process.interrupt())
         .await
-        .unwrap()
         .unwrap();
     assert!(status.success(), "openamt up exited with {status}");
 }

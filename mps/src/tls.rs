@@ -107,7 +107,15 @@ pub fn generate(common_name: &str, server_key_bits: usize) -> Result<(MpsCerts, 
 
     let alg = &rcgen::PKCS_RSA_SHA256;
     let (leaf_key, leaf_key_pem) = rsa_key(server_key_bits, alg)?;
-    let mut leaf = CertificateParams::new(vec![common_name.to_string()]).map_err(gen_err)?;
+    // Devices (and the simulator) verify the name they dialled against DNS/IP names, so besides the
+    // reference's URI names the leaf names `common_name` and this machine's loopback names.
+    let mut names = vec![common_name.to_string()];
+    for local in ["localhost", "127.0.0.1", "::1"] {
+        if !names.iter().any(|n| n == local) {
+            names.push(local.to_string());
+        }
+    }
+    let mut leaf = CertificateParams::new(names).map_err(gen_err)?;
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CommonName, common_name);
     leaf.distinguished_name = dn;

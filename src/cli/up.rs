@@ -176,6 +176,12 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     mps_config.web_admin_user = installation.web_admin_user.clone();
     mps_config.web_admin_password = installation.web_admin_password.clone();
     mps_config.instance_name = "mps".into();
+    if std::env::var_os("MPS_COMMON_NAME").is_none()
+        && let Some(name) = args.hostnames.first()
+    {
+        // The name devices dial for CIRA; the certificate covers it (and loopback).
+        mps_config.common_name = name.clone();
+    }
     // The router (in this process) reaches MPS on loopback.
     mps_config.instance_address = format!("127.0.0.1:{}", mps_config.web_port);
     mps_config.global_cira_credentials = enrolment.as_ref().map(|e| mps::GlobalCiraCredentials {

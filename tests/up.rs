@@ -1,0 +1,359 @@
+//! As a new user would: in an empty directory start `openamt up`; log in through the gateway; create a
+//! CIRA config and a profile; activate 20 simulated devices through `/activate`; watch them connect with
+//! `mosquitto_sub` over TLS; list them and power one off through the gateway; open a SOL session through
+//! `/mps/ws/relay/...`. Then restart `openamt up`: the devices and profiles are still there.
+
+mod support;
+
+use std::{
+    path::Path,
+    process::{Command, Stdio},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use serde_json::{Value, json};
+use support::{Running, free_port, openamt, start_up_with};
+
+const DEVICES: usize = 20;
+
+fn client(data: &Path) -> reqwest::Client {
+    let ca = std::fs::read(data.join("ca.pem")).unwrap();
+    reqwest::Client::builder()
+        .use_preconfigured_tls(certs::client_config(&ca).unwrap())
+        .build()
+        .unwrap()
+}
+
+async fn login(http: &reqwest::Client, gateway: &str, password: &str) -> String {
+    let response = http
+        .post(format!("{gateway}/mps/login/api/v1/authorize"))
+        .json(&json!({"username": "admin", "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn call(
+    http: &reqwest::Client,
+    token: &str,
+    method: reqwest::Method,
+    url: String,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = http.request(method, url).bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+async fn eventually(what: &str, secs: u64, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_user_runs_the_whole_system_with_one_command() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("openamt-data");
+    // CIRA keeps its port across the restart (devices were told where MPS is), like 4433 would.
+    let cira_env = [("MPS_PORT", free_port().to_string())];
+    let mut up = start_up_with(dir.path(), &cira_env);
+    let password = up
+        .password
+        .clone()
+        .expect("the first start prints the password");
+    let gw = up.gateway.clone();
+    let http = client(&data);
+    let token = login(&http, &gw, &password).await;
+    use reqwest::Method;
+
+    // Without a token the gateway answers as Kong does.
+    let (status, body) = call(
+        &http,
+        "",
+        Method::GET,
+        format!("{gw}/mps/api/v1/devices"),
+        None,
+    )
+    .await;
+    assert_eq!((status, body), (401, json!({"message": "Unauthorized"})));
+
+    // A CIRA config pointing at this MPS, with its root certificate, and a CCM profile using it.
+    let (status, root) = call(
+        &http,
+        &token,
+        Method::GET,
+        format!("{gw}/mps/api/v1/ciracert"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let root_body: String = root
+        .as_str()
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    let cira_port: u16 = up.cira.rsplit(':').next().unwrap().parse().unwrap();
+    let (status, body) = call(
+        &http,
+        &token,
+        Method::POST,
+        format!("{gw}/rps/api/v1/admin/ciraconfigs"),
+        Some(json!({"configName": "local-mps", "mpsServerAddress": "127.0.0.1", "mpsPort": cira_port,
+            "username": "admin", "commonName": "127.0.0.1", "serverAddressFormat": 3, "authMethod": 2,
+            "mpsRootCertificate": root_body, "proxyDetails": ""})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = call(
+        &http,
+        &token,
+        Method::POST,
+        format!("{gw}/rps/api/v1/admin/profiles"),
+        Some(json!({"profileName": "ccm-cira", "activation": "ccmactivate", "ciraConfigName": "local-mps",
+            "generateRandomPassword": false, "amtPassword": "Amt-P@ssw0rd1", "tags": ["demo"],
+            "dhcpEnabled": true, "userConsent": "All", "iderEnabled": true, "kvmEnabled": true,
+            "solEnabled": true})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+
+    // An outside MQTT client watches devices connect.
+    let dashboard = broker::Credentials::load_password(&data, "dashboard").unwrap();
+    let watcher = Running(Some(
+        Command::new("mosquitto_sub")
+            .args(["-V", "mqttv5", "-h", "localhost", "-p", &up.mqtt_port])
+            .arg("--cafile")
+            .arg(data.join("ca.pem"))
+            .args(["-u", "dashboard", "-P", &dashboard])
+            .args([
+                "-t",
+                "openamt/v1/events/devices/+/connected",
+                "-C",
+                &DEVICES.to_string(),
+                "-W",
+                "120",
+            ])
+            .args(["-F", "%t"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("mosquitto_sub"),
+    ));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // Twenty simulated devices activate through the gateway's /activate and stay, connecting over CIRA.
+    let devices = Running(Some(
+        openamt(dir.path())
+            .args([
+                "sim",
+                "activate",
+                "--rps-url",
+                &format!("{}/activate", gw.replace("https://", "wss://")),
+            ])
+            .arg("--ca")
+            .arg(data.join("ca.pem"))
+            .args([
+                "--profile",
+                "ccm-cira",
+                "--devices",
+                &DEVICES.to_string(),
+                "--seed",
+                "7",
+                "--stay",
+            ])
+            .args(["--concurrency", "10"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    ));
+
+    let mut watcher = watcher;
+    let watched = watcher.0.take().unwrap();
+    let seen = tokio::task::spawn_blocking(move || watched.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let connected: Vec<String> = String::from_utf8_lossy(&seen.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        connected.len(),
+        DEVICES,
+        "connected events seen by mosquitto_sub: {connected:?}"
+    );
+
+    // The devices through the gateway, all connected.
+    let (status, stats) = call(
+        &http,
+        &token,
+        Method::GET,
+        format!("{gw}/mps/api/v1/devices/stats"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(stats["connectedCount"], DEVICES, "{stats}");
+    let (_, list) = call(
+        &http,
+        &token,
+        Method::GET,
+        format!("{gw}/mps/api/v1/devices?$top=100"),
+        None,
+    )
+    .await;
+    let guid = list[0]["guid"].as_str().unwrap().to_owned();
+    assert_eq!(list[0]["tags"], json!(["demo"]));
+
+    // Power one off through the gateway; the simulated device really goes off.
+    let (status, body) = call(
+        &http,
+        &token,
+        Method::POST,
+        format!("{gw}/mps/api/v1/amt/power/action/{guid}"),
+        Some(json!({"action": 8})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["Body"]["ReturnValueStr"], "SUCCESS", "{body}");
+    let (_, state) = call(
+        &http,
+        &token,
+        Method::GET,
+        format!("{gw}/mps/api/v1/amt/power/state/{guid}"),
+        None,
+    )
+    .await;
+    assert_eq!(state["powerstate"], 8, "{state}");
+
+    // A serial-over-LAN session through the gateway's relay route shows the device's console.
+    let (status, redirection) = call(
+        &http,
+        &token,
+        Method::GET,
+        format!("{gw}/mps/api/v1/authorize/redirection/{guid}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let tls = Arc::new(certs::client_config(&std::fs::read(data.join("ca.pem")).unwrap()).unwrap());
+    let relay = sim::sol_console::relay_url(
+        &format!("{}/mps/ws/relay", gw.replace("https://", "wss://")),
+        &guid,
+    );
+    let mut console = sim::sol_console::SolConsole::open(
+        &relay,
+        redirection["token"].as_str().unwrap(),
+        Some(tls),
+    )
+    .await
+    .expect("SOL through the relay");
+    console
+        .read_until(b"login: ")
+        .await
+        .expect("the console's prompt");
+    console.type_keys(b"admin").await.unwrap();
+    console
+        .read_until(b"admin")
+        .await
+        .expect("typed keys echoed");
+    console.close().await.unwrap();
+
+    // Ctrl-C stops everything cleanly; the devices are reported disconnected.
+    drop(devices);
+    assert!(
+        up.process.interrupt().success(),
+        "openamt up exits cleanly on Ctrl-C"
+    );
+
+    // Started again: the devices and the profile are still there.
+    let mut again = start_up_with(dir.path(), &cira_env);
+    assert!(
+        again.password.is_none(),
+        "the password is printed on the first start only"
+    );
+    let gw = again.gateway.clone();
+    let token = login(&http, &gw, &password).await;
+    let (_, stats) = call(
+        &http,
+        &token,
+        Method::GET,
+        format!("{gw}/mps/api/v1/devices/stats"),
+        None,
+    )
+    .await;
+    assert_eq!(stats["totalCount"], DEVICES, "{stats}");
+    assert_eq!(stats["connectedCount"], 0, "{stats}");
+    let (status, profile) = call(
+        &http,
+        &token,
+        Method::GET,
+        format!("{gw}/rps/api/v1/admin/profiles/ccm-cira"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{profile}");
+    assert_eq!(profile["ciraConfigName"], "local-mps");
+    // And the devices come back when they reconnect.
+    let devices = Running(Some(
+        openamt(dir.path())
+            .args([
+                "sim",
+                "activate",
+                "--rps-url",
+                &format!("{}/activate", gw.replace("https://", "wss://")),
+            ])
+            .arg("--ca")
+            .arg(data.join("ca.pem"))
+            .args([
+                "--profile",
+                "ccm-cira",
+                "--devices",
+                "1",
+                "--seed",
+                "8",
+                "--stay",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    ));
+    eventually(
+        "a device activated after the restart to connect",
+        60,
+        async || {
+            let (_, stats) = call(
+                &http,
+                &token,
+                Method::GET,
+                format!("{gw}/mps/api/v1/devices/stats"),
+                None,
+            )
+            .await;
+            stats["connectedCount"] == 1
+        },
+    )
+    .await;
+    drop(devices);
+    assert!(again.process.interrupt().success());
+}
