@@ -802,6 +802,91 @@ async fn a_replaced_tunnel_keeps_the_device_online_and_an_operator_disconnect_ta
     mps.stop().await;
 }
 
+/// Maintenance by RPS reaches MPS as "updated" events: a synchronised host name and device
+/// information change the row, a device MPS does not know stays unknown, and a rotated AMT password
+/// is reloaded for the tunnel this instance holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maintenance_updates_change_the_row_and_reload_a_rotated_password() {
+    let broker = Broker::start();
+    let mut mps = start_mps(&broker, Db::Sqlite, "mps-upd", None).await;
+    let rps = broker.client("rps", "rps-upd").await;
+    let g = "4c4c4544-004b-4210-8033-b6c04f504633";
+    let guid: Guid = g.parse().unwrap();
+    common::device::register(&mps, g, CIRA_USER, CIRA_PASSWORD, AMT_PASSWORD).await;
+    let root = mps.mps.certs().unwrap().root_cert_pem.clone();
+    let mut device = common::device::RawDevice::connect(mps.cira, &root).await;
+    device.handshake(g, CIRA_USER, CIRA_PASSWORD).await;
+    let url = mps.url(&format!("/api/v1/devices/{g}"));
+    let update = |ev: proto::DeviceUpdated| {
+        let rps = rps.clone();
+        let topic = Topic::DeviceEvent(ev.guid.parse().unwrap(), DeviceEvent::Updated);
+        async move { rps.publish(&topic, &ev).await.unwrap() }
+    };
+
+    update(proto::DeviceUpdated {
+        guid: g.into(),
+        hostname: Some("maintained-host".into()),
+        dns_suffix: Some("corp.example.com".into()),
+        at: Some(schemas::now()),
+        ..Default::default()
+    })
+    .await;
+    update(proto::DeviceUpdated {
+        guid: g.into(),
+        device_info: Some(proto::DeviceInfo {
+            fw_version: "16.1.27".into(),
+            current_mode: "1".into(),
+            ..Default::default()
+        }),
+        at: Some(schemas::now()),
+        ..Default::default()
+    })
+    .await;
+    let unknown = "143e4567-e89b-12d3-a456-426614174000";
+    update(proto::DeviceUpdated {
+        guid: unknown.into(),
+        hostname: Some("ghost".into()),
+        ..Default::default()
+    })
+    .await;
+    eventually("device information applied", 15, async || {
+        common::http("GET", &url, None).await.1["deviceInfo"]["fwVersion"] == "16.1.27"
+    })
+    .await;
+    let (_, row) = common::http("GET", &url, None).await;
+    assert_eq!(row["hostname"], "maintained-host", "{row}");
+    assert_eq!(row["dnsSuffix"], "corp.example.com", "{row}");
+    assert_eq!(
+        row["mpsusername"], CIRA_USER,
+        "an update keeps the rest of the row"
+    );
+    let (status, _) =
+        common::http("GET", &mps.url(&format!("/api/v1/devices/{unknown}")), None).await;
+    assert_eq!(status, 404, "an update registers nothing");
+
+    // RPS rotated the password in the secret store; the event makes MPS use it.
+    let path = format!("devices/{g}");
+    let mut stored = mps.mps.secrets().get(&path).await.unwrap().unwrap();
+    stored.insert("AMT_PASSWORD".into(), json!("R0tated-P@ss"));
+    mps.mps.secrets().put(&path, stored).await.unwrap();
+    update(proto::DeviceUpdated {
+        guid: guid.to_string(),
+        credentials_rotated: true,
+        ..Default::default()
+    })
+    .await;
+    eventually("rotated password reloaded", 15, async || {
+        mps.mps
+            .connections()
+            .get(g)
+            .and_then(|c| c.amt_password())
+            .as_deref()
+            == Some("R0tated-P@ss")
+    })
+    .await;
+    mps.stop().await;
+}
+
 /// The same contract through the broker `openamt up` embeds (its TLS gate and the shipped ACL).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_embedded_broker_carries_status_registration_events_and_commands() {

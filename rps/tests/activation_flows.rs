@@ -431,10 +431,11 @@ async fn maintenance_tasks() {
         "{err}"
     );
 
-    let err = run_agent(&device, &rps.ws, &task("syncdeviceinfo", "N3w-P@ssword"))
+    // Device information goes to MPS as a device update event.
+    let done = run_agent(&device, &rps.ws, &task("syncdeviceinfo", "N3w-P@ssword"))
         .await
-        .unwrap_err();
-    assert!(err.to_string().contains("syncdeviceinfo failed"), "{err}");
+        .expect("syncdeviceinfo");
+    assert_eq!(status(done), "syncdeviceinfo completed succesfully");
 
     // Random password rotation.
     let done = run_agent(&device, &rps.ws, &task("changepassword", "N3w-P@ssword"))

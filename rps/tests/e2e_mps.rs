@@ -173,6 +173,38 @@ async fn fifty_devices_activate_register_through_events_and_connect_over_cira() 
         }
     }
 
+    // Maintenance reaches MPS through "updated" events, not calls: a synchronised host name changes
+    // the row; after a password change MPS still reaches the device (it reloaded the new password).
+    let maintained = &devices[DEVICES - 1];
+    let mut sync = options(Command::Maintenance {
+        task: "synchostname".into(),
+    });
+    sync.password = Some(AMT_PASSWORD.into());
+    sync.hostname = Some("maintained-host".into());
+    run_agent(maintained, &rps.ws, &sync)
+        .await
+        .expect("synchostname");
+    let guid = maintained.guid();
+    eventually("MPS has the synchronised host name", 30, async || {
+        mps.device(&guid)
+            .await
+            .is_some_and(|r| r["hostname"] == "maintained-host")
+    })
+    .await;
+    let mut change = options(Command::Maintenance {
+        task: "changepassword Ch4nged-P@ss".into(),
+    });
+    change.password = Some(AMT_PASSWORD.into());
+    run_agent(maintained, &rps.ws, &change)
+        .await
+        .expect("changepassword");
+    eventually(
+        "MPS talks to the device with the new password",
+        30,
+        async || mps.power_state(&guid).await == Some(200),
+    )
+    .await;
+
     // Deactivation: MPS removes the device through the event; the tunnel goes away.
     for d in &devices[..5] {
         let mut deactivate = options(Command::Deactivate { force: false });

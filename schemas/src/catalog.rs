@@ -5,7 +5,7 @@ use crate::{
     Event,
     proto::{
         ActivationEvent, CommandReply, DeviceConnected, DeviceDeactivated, DeviceDisconnected,
-        DevicePresence, PowerActionRequest, ServiceStatus,
+        DevicePresence, DeviceUpdated, PowerActionRequest, ServiceStatus,
     },
 };
 
@@ -41,6 +41,7 @@ pub const CATALOG: &[EventKind] = &[
         false
     ),
     kind!(ActivationEvent, "events/devices/{guid}/activation", false),
+    kind!(DeviceUpdated, "events/devices/{guid}/updated", false),
     kind!(
         DeviceDeactivated,
         "events/devices/{guid}/deactivated",

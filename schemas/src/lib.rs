@@ -38,6 +38,7 @@ event_types! {
     DeviceDisconnected => "io.openamt.device.disconnected.v1",
     ActivationEvent => "io.openamt.device.activation.v1",
     DeviceDeactivated => "io.openamt.device.deactivated.v1",
+    DeviceUpdated => "io.openamt.device.updated.v1",
     ServiceStatus => "io.openamt.service.status.v1",
     PowerActionRequest => "io.openamt.command.power.v1",
     CommandReply => "io.openamt.command.reply.v1",

@@ -4,6 +4,7 @@
 //! {root}/devices/{guid}/presence                          retained DevicePresence
 //! {root}/events/devices/{guid}/connected|disconnected     DeviceConnected / DeviceDisconnected
 //! {root}/events/devices/{guid}/activation|deactivated     ActivationEvent / DeviceDeactivated
+//! {root}/events/devices/{guid}/updated                    DeviceUpdated
 //! {root}/{service}/{instance}/status                      retained ServiceStatus, OFFLINE as last will
 //! {root}/commands/devices/{guid}/{command}                PowerActionRequest, ... (MQTT 5 request/response)
 //! {root}/replies/{client}                                 CommandReply, to the requester's response topic
@@ -20,6 +21,7 @@ pub enum DeviceEvent {
     Disconnected,
     Activation,
     Deactivated,
+    Updated,
 }
 
 /// Services that publish a retained status.
@@ -87,7 +89,7 @@ macro_rules! names {
     };
 }
 
-names!(DeviceEvent { Connected = "connected", Disconnected = "disconnected", Activation = "activation", Deactivated = "deactivated" });
+names!(DeviceEvent { Connected = "connected", Disconnected = "disconnected", Activation = "activation", Deactivated = "deactivated", Updated = "updated" });
 names!(Service { Mps = "mps", Rps = "rps", Router = "router", Webui = "webui" });
 names!(Command { Power = "power" });
 

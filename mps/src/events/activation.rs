@@ -1,9 +1,12 @@
 //! RPS's activation results, consumed instead of the reference's RPS → MPS REST calls:
 //! "activation succeeded" registers or updates the device row (what `POST /api/v1/devices` did),
-//! "deactivated" removes it (the device's secrets are RPS's to delete).
+//! "deactivated" removes it (the device's secrets are RPS's to delete), "updated" applies a
+//! maintenance change (what `PATCH /api/v1/devices` and `DELETE /api/v1/devices/refresh` did).
 //!
-//! Both use a shared subscription (`$share/mps/…`), so exactly one replica handles each event.
-//! Each event is acknowledged to the broker only once the database has it.
+//! Activation and deactivation use a shared subscription (`$share/mps/…`), so exactly one replica
+//! handles each. Every replica takes "updated": the one holding the device's tunnel must reload a
+//! rotated password, and the row update is the same whoever writes it. Each event is acknowledged to
+//! the broker only once it is applied.
 
 use std::time::Duration;
 
@@ -45,8 +48,20 @@ pub async fn spawn(mps: Mps, bus: Bus, stop: CancellationToken) -> Vec<JoinHandl
         .subscribe(&filter(&topics, DeviceEvent::Deactivated))
         .await
     {
-        Ok(sub) => tasks.push(tokio::spawn(deactivations(mps, topics, sub, stop))),
+        Ok(sub) => tasks.push(tokio::spawn(deactivations(
+            mps.clone(),
+            topics.clone(),
+            sub,
+            stop.clone(),
+        ))),
         Err(error) => tracing::error!(%error, "cannot consume deactivation events"),
+    }
+    match bus
+        .subscribe(&topics.device_events(DeviceEvent::Updated))
+        .await
+    {
+        Ok(sub) => tasks.push(tokio::spawn(updates(mps, topics, sub, stop))),
+        Err(error) => tracing::error!(%error, "cannot consume device update events"),
     }
     tasks
 }
@@ -229,6 +244,70 @@ async fn deactivations(mps: Mps, topics: Topics, mut sub: Subscription, stop: Ca
                 "deactivated device was not registered"
             ),
             None => {}
+        }
+        drop(delivery);
+    }
+}
+
+/// The `PATCH /api/v1/devices` body of a maintenance change: only what it names.
+pub fn update_body(guid: &str, ev: &proto::DeviceUpdated) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("guid".into(), json!(guid));
+    if let Some(hostname) = &ev.hostname {
+        m.insert("hostname".into(), json!(hostname));
+    }
+    if let Some(suffix) = &ev.dns_suffix {
+        m.insert("dnsSuffix".into(), json!(suffix));
+    }
+    if let Some(info) = &ev.device_info {
+        m.insert("deviceInfo".into(), device_info(info));
+    }
+    m
+}
+
+async fn updates(mps: Mps, topics: Topics, mut sub: Subscription, stop: CancellationToken) {
+    loop {
+        let next = tokio::select! {
+            _ = stop.cancelled() => return,
+            n = sub.next_event::<proto::DeviceUpdated>() => n,
+        };
+        let Some((delivery, ev)) = next else { return };
+        let Some(guid) = device_of(&topics, &delivery.topic, &ev.guid) else {
+            continue;
+        };
+        let mut body = update_body(&guid, &ev);
+        if body.len() > 1 {
+            // An update, never a registration: a device MPS does not know stays unknown.
+            let known = with_retry("looking the device up", &guid, &stop, || {
+                mps.registry().get(&guid, None)
+            })
+            .await
+            .flatten();
+            match known {
+                Some(row) => {
+                    body.insert("tenantId".into(), json!(row.tenant_id));
+                    if let Err(rejected) = crate::rest::validate_device_body(&body) {
+                        tracing::warn!(guid, errors = ?rejected, "device update with invalid fields; not applied");
+                    } else if with_retry("updating the device", &guid, &stop, || {
+                        mps.register_device(&body)
+                    })
+                    .await
+                    .is_some()
+                    {
+                        tracing::info!(guid, "device updated by maintenance");
+                    }
+                }
+                None => tracing::info!(guid, "update for a device MPS does not know; ignored"),
+            }
+        }
+        if ev.credentials_rotated {
+            match mps.refresh_device(&guid).await {
+                Ok(true) => tracing::info!(guid, "reloaded the device's rotated AMT password"),
+                Ok(false) => {} // its tunnel is held elsewhere (or nowhere): nothing cached here
+                Err(error) => {
+                    tracing::error!(guid, %error, "cannot reload the rotated AMT password")
+                }
+            }
         }
         drop(delivery);
     }

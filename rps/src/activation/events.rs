@@ -169,6 +169,17 @@ impl Events {
             .await;
     }
 
+    /// Something MPS keeps about an activated device changed during maintenance (replaces the
+    /// reference's PATCH /api/v1/devices and DELETE /api/v1/devices/refresh calls to MPS).
+    pub async fn updated(&self, event: proto::DeviceUpdated) {
+        let Ok(guid) = event.guid.parse::<Guid>() else {
+            return;
+        };
+        tracing::info!(guid = %guid, credentials_rotated = event.credentials_rotated, "device update event");
+        self.publish(Topic::DeviceEvent(guid, DeviceEvent::Updated), &event)
+            .await;
+    }
+
     /// Records a device as known (tests, and a device this instance just registered through its event).
     pub fn remember(&self, guid: Guid, device: KnownDevice) {
         self.known.insert(guid, device);

@@ -2,6 +2,7 @@
 //! address or the host name. The terminal status is `{"Status": "<task> completed succesfully"}` or
 //! `{"Status": "<task> failed <detail>"}`, the reference's words (sic).
 
+use schemas::proto;
 use serde_json::Value;
 use wsman::Call;
 use wsman::messages::amt;
@@ -62,10 +63,7 @@ pub async fn run(job: &mut Job, task: Task) -> bool {
         Task::SyncTime => sync_time(job).await,
         Task::SyncIp => sync_ip(job).await,
         Task::SyncHostName => sync_host_name(job).await,
-        Task::SyncDeviceInfo => Err(
-            "at SAVE_TO_MPS device information reaches MPS only through a device-update event, which is not available"
-                .to_owned(),
-        ),
+        Task::SyncDeviceInfo => sync_device_info(job).await,
     };
     let (success, status) = match &result {
         Ok(()) => (true, format!("{} completed succesfully", task.name())),
@@ -135,6 +133,48 @@ async fn change_password(job: &mut Job) -> Result<(), String> {
         .await
         .map_err(|e| format!("at SAVE_TO_SECRET_PROVIDER {e}"))?;
     job.relay.set_credentials("admin", &password);
+    // MPS holds the old password for this device's tunnel: it reloads it from the secret store.
+    job.ctx
+        .events
+        .updated(proto::DeviceUpdated {
+            guid: job.guid.to_string(),
+            tenant_id: job.request.tenant_id.clone(),
+            credentials_rotated: true,
+            at: Some(schemas::now()),
+            ..Default::default()
+        })
+        .await;
+    Ok(())
+}
+
+/// Sends MPS the device information the agent reported (rps.md §3.11: the reference PATCHed it).
+async fn sync_device_info(job: &mut Job) -> Result<(), String> {
+    let payload = &job.request.payload;
+    let now = schemas::now();
+    let device_info = proto::DeviceInfo {
+        fw_version: payload.ver.clone(),
+        fw_build: payload.build.clone(),
+        fw_sku: payload.sku.clone(),
+        current_mode: payload.current_mode.unwrap_or_default().to_string(),
+        features: payload.features.clone(),
+        ip_address: payload
+            .ip_configuration
+            .as_ref()
+            .map(|c| c.ip_address.clone())
+            .unwrap_or_default(),
+        last_updated: Some(now),
+        ..Default::default()
+    };
+    job.ctx
+        .events
+        .updated(proto::DeviceUpdated {
+            guid: job.guid.to_string(),
+            tenant_id: job.request.tenant_id.clone(),
+            device_info: Some(device_info),
+            at: Some(now),
+            ..Default::default()
+        })
+        .await;
     Ok(())
 }
 
@@ -260,6 +300,17 @@ async fn sync_host_name(job: &mut Job) -> Result<(), String> {
     if answer.body()["AMT_GeneralSettings"].is_null() {
         return Err("at PUT_GENERAL_SETTINGS invalid response".into());
     }
+    job.ctx
+        .events
+        .updated(proto::DeviceUpdated {
+            guid: job.guid.to_string(),
+            tenant_id: job.request.tenant_id.clone(),
+            hostname: Some(info.hostname.clone()),
+            dns_suffix: (!info.dns_suffix_os.is_empty()).then(|| info.dns_suffix_os.clone()),
+            at: Some(schemas::now()),
+            ..Default::default()
+        })
+        .await;
     job.ctx
         .events
         .reference(

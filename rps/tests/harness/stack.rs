@@ -151,6 +151,19 @@ impl Mps {
         (status == 200 && body.get("guid").is_some()).then_some(body)
     }
 
+    /// The HTTP status of `GET /api/v1/amt/power/state/<guid>`: 200 when MPS reaches the device over
+    /// CIRA with the AMT password it holds.
+    pub async fn power_state(&self, guid: &str) -> Option<u16> {
+        let (status, _, _) = support::request(
+            "GET",
+            &format!("{}/api/v1/amt/power/state/{guid}", self.rest),
+            &[],
+            None,
+        )
+        .await;
+        Some(status)
+    }
+
     pub async fn stop(mut self) {
         self.shutdown.cancel();
         if let Some(r) = self.running.take() {

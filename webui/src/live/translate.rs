@@ -14,6 +14,7 @@ pub enum Kind {
     Disconnected,
     Activation,
     Deactivated,
+    Updated,
     Status,
 }
 
@@ -25,6 +26,7 @@ impl Kind {
             Kind::Disconnected => "disconnected",
             Kind::Activation => "activation",
             Kind::Deactivated => "deactivated",
+            Kind::Updated => "updated",
             Kind::Status => "status",
         }
     }
@@ -70,6 +72,7 @@ pub fn translate(
                 DeviceEvent::Disconnected => Kind::Disconnected,
                 DeviceEvent::Activation => Kind::Activation,
                 DeviceEvent::Deactivated => Kind::Deactivated,
+                DeviceEvent::Updated => Kind::Updated,
             };
             (kind, Some(g.to_string()), None)
         }
