@@ -295,16 +295,14 @@ async fn wireless_profiles_proxies_and_tls_as_the_profile_asks() {
         .await
         .expect("activation");
     let status = outcome.status.unwrap();
-    // AddWiFiSettings names `WiFi Endpoint 0` by its CIM key `Name`, as the reference RPS does; the simulator
-    // looks for an `InstanceID` selector and refuses the profile (a disagreement reported to the simulator's
-    // owner). Everything around it is configured.
+    // AddWiFiSettings names `WiFi Endpoint 0` by its CIM key `Name`, as the reference RPS does.
     assert_eq!(
-        status["Network"], "Wired Network Configured. Failed to add home. Proxy Configured",
+        status["Network"], "Wired Network Configured. Wireless Configured. Proxy Configured",
         "{status}"
     );
     assert_eq!(status["TLSConfiguration"], "Configured", "{status}");
     assert_eq!(
-        status["Components"]["WirelessNetwork"]["Details"], "Failed to add home",
+        status["Components"]["WirelessNetwork"]["Details"], "Wireless Configured",
         "{status}"
     );
     assert_eq!(
@@ -323,7 +321,8 @@ async fn wireless_profiles_proxies_and_tls_as_the_profile_asks() {
             ),
         )
     });
-    assert!(profiles.is_empty(), "see above");
+    assert_eq!(profiles.len(), 1, "the home profile is on the device");
+    assert_eq!(profiles[0].ssid, "home-net", "{profiles:?}");
     assert_eq!(
         device.with_state(|s| s.network.wifi_port_state),
         32769,
@@ -346,7 +345,11 @@ async fn wireless_profiles_proxies_and_tls_as_the_profile_asks() {
     assert_eq!(outcome.status.unwrap()["TLSConfiguration"], "Configured");
     let (profiles, proxies) =
         device.with_state(|s| (s.network.wifi_profiles.len(), s.network.proxies.len()));
-    assert_eq!((profiles, proxies), (0, 1));
+    assert_eq!(
+        (profiles, proxies),
+        (1, 1),
+        "cleared, then configured once again"
+    );
     rps.stop().await;
 }
 

@@ -384,12 +384,15 @@ fn wifi_profile_input(input: &Element) -> Option<WifiProfile> {
 }
 
 /// Adds a WiFi profile to `WiFi Endpoint 0`. 2058 for a duplicate InstanceID, 23 beyond eight profiles.
+/// The endpoint is named by CIM_WiFiEndpoint's key `Name` (what the reference RPS and its WS-Man library
+/// send); `InstanceID` is accepted too.
 fn add_wifi_settings(ctx: &mut Ctx<'_>) -> OpResult<Output> {
     let payload = ctx.payload()?;
-    let endpoint_ok = ctx
-        .reference("WiFiEndpoint")
-        .and_then(|e| e.selector("InstanceID").map(str::to_string))
-        == Some("WiFi Endpoint 0".to_string());
+    let endpoint_ok = ctx.reference("WiFiEndpoint").is_some_and(|e| {
+        ["Name", "InstanceID"]
+            .iter()
+            .any(|key| e.selector(key) == Some("WiFi Endpoint 0"))
+    });
     let profile = payload
         .child("WiFiEndpointSettingsInput")
         .and_then(wifi_profile_input);
