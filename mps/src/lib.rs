@@ -7,8 +7,11 @@
 //! - [`cira::Connections::subscribe`] is the feed of connect/disconnect facts for the bus publisher.
 //! - [`events`] puts the instance on the bus when [`MpsDeps::bus`] is given; [`relay`] is the
 //!   KVM/SOL/IDER WebSocket relay at `/relay/webrelay.ashx`.
+//! - `bench` (feature `bench`) measures an instance against a simulated fleet in another process.
 
 pub mod amt;
+#[cfg(feature = "bench")]
+pub mod bench;
 pub mod cira;
 pub mod config;
 pub mod events;
