@@ -10,6 +10,8 @@
 //! - [`commands`]: power actions on `commands/devices/{guid}/power`, answered on the MQTT 5
 //!   response topic by the replica holding the device.
 //! - [`reference`]: the reference's JSON events on `mps/events`, behind `reference_events`.
+//! - [`takeover`]: the devices of an instance that died without a goodbye (its last will) are
+//!   reported disconnected by one survivor.
 //!
 //! [`view::FleetView`] is what this instance knows of the others (retained presence and status).
 
@@ -17,6 +19,7 @@ pub mod activation;
 pub mod commands;
 pub mod publisher;
 pub mod reference;
+pub mod takeover;
 pub mod view;
 
 use std::sync::Arc;
@@ -111,6 +114,9 @@ impl Events {
         let stop = CancellationToken::new();
         let started = std::time::SystemTime::now();
         let (stale_tx, stale_rx) = tokio::sync::mpsc::unbounded_channel();
+        // Instances gone OFFLINE: view consumer → takeover decision → publisher.
+        let (orphaned_tx, orphaned_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (orphans_tx, orphans_rx) = tokio::sync::mpsc::unbounded_channel();
 
         // The feed is taken first: from here on no connect or disconnect goes unpublished.
         let feed = mps.connections().take_feed();
@@ -125,6 +131,7 @@ impl Events {
                 ),
                 feed,
                 stale_rx,
+                orphans_rx,
                 stop.clone(),
             )),
             None => {
@@ -153,7 +160,15 @@ impl Events {
             bus.clone(),
             view.clone(),
             stale_tx,
+            orphaned_tx,
             started,
+            stop.clone(),
+        ));
+        consumers.push(takeover::run(
+            mps.clone(),
+            view.clone(),
+            orphaned_rx,
+            orphans_tx,
             stop.clone(),
         ));
         consumers.extend(activation::spawn(mps.clone(), bus.clone(), stop.clone()).await);

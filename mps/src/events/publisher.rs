@@ -7,7 +7,9 @@
 //! - a tunnel that ends after the device moved to another instance does not take the presence
 //!   offline either (the newest presence names the other instance, see [`FleetView`]);
 //! - at shutdown every device still held here is published offline (reason SHUTDOWN), even if
-//!   its session did not finish in time to report it.
+//!   its session did not finish in time to report it;
+//! - the devices of an instance that died without a goodbye are reported here too, when this
+//!   instance is the one to do it ([`super::takeover`]), in order with this instance's tunnels.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,6 +21,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::reference::{Kind, ReferenceEvents};
+use super::takeover::{self, Orphaned};
 use super::view::FleetView;
 use crate::cira::{ConnectionEvent, DisconnectCause};
 
@@ -221,6 +224,27 @@ impl Publisher {
         self.presence(g, presence).await;
     }
 
+    /// The devices of a dead instance: each one's `disconnected` event, and its presence offline
+    /// unless it is held here now or the newest presence names another instance.
+    pub async fn take_over(&mut self, orphaned: Orphaned) {
+        for device in &orphaned.devices {
+            let Ok(g) = device.guid.parse::<Guid>() else {
+                continue;
+            };
+            let event = takeover::disconnected_event(&orphaned, device, &self.instance);
+            self.publish(Topic::DeviceEvent(g, DeviceEvent::Disconnected), &event)
+                .await;
+            let held_here = self.held.contains_key(&g.to_string());
+            let holder = self.view.holder(&device.guid);
+            if takeover::presence_goes_offline(held_here, holder.as_deref(), &orphaned.instance) {
+                self.presence(g, takeover::offline_presence(&orphaned, device))
+                    .await;
+            } else {
+                tracing::debug!(guid = %g, ?holder, held_here, "device of the offline instance is connected again; its presence stays");
+            }
+        }
+    }
+
     /// Every device still held here goes offline (shutdown).
     pub async fn release_all(&mut self) {
         let held: Vec<(String, String, SystemTime)> = self
@@ -239,13 +263,15 @@ impl Publisher {
     }
 }
 
-/// Publishes every fact from `feed` (and takes `stale` presences offline) until `stop`, then
+/// Publishes every fact from `feed` (takes `stale` presences offline, and reports the devices of
+/// `orphans`, dead instances) until `stop`, then
 /// what is still queued, then releases the devices still held. The publisher is the only writer
 /// of this instance's presences, so they never contradict the order of its tunnels.
 pub async fn run(
     mut publisher: Publisher,
     mut feed: mpsc::UnboundedReceiver<ConnectionEvent>,
     mut stale: mpsc::UnboundedReceiver<proto::DevicePresence>,
+    mut orphans: mpsc::UnboundedReceiver<Orphaned>,
     stop: CancellationToken,
 ) {
     loop {
@@ -256,6 +282,7 @@ pub async fn run(
                 None => break,
             },
             Some(p) = stale.recv() => publisher.clear_stale(p).await,
+            Some(o) = orphans.recv() => publisher.take_over(o).await,
             _ = stop.cancelled() => break,
         }
     }

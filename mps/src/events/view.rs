@@ -1,11 +1,13 @@
 //! What this instance knows of the rest of the fleet: the newest retained presence of every
 //! device and which MPS instances are online (their retained status, OFFLINE by last will).
 //!
-//! Two decisions need it:
+//! Three decisions need it:
 //! - a tunnel that ends here must not mark the device offline if the device has meanwhile moved
 //!   to another instance (the newest presence names that instance);
 //! - a command for a device no instance holds must get exactly one NOT_CONNECTED answer: the
-//!   online instance with the smallest name gives it (see `commands`).
+//!   online instance with the smallest name gives it (see `commands`);
+//! - the devices of an instance that died without a goodbye are reported disconnected by exactly
+//!   one survivor, chosen by the same rule (see `takeover`).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -17,12 +19,24 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::takeover::{self, Orphaned};
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Holder {
     connected: bool,
     instance: String,
+    tenant_id: String,
     /// (seconds, nanos) of the presence's `since`.
     since: (i64, i32),
+}
+
+/// A device the newest presence shows connected at some instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldDevice {
+    pub guid: String,
+    pub tenant_id: String,
+    /// When it connected there, per that presence.
+    pub since: prost_types::Timestamp,
 }
 
 #[derive(Default)]
@@ -49,6 +63,11 @@ impl FleetView {
         }
     }
 
+    /// This instance's name.
+    pub fn me(&self) -> &str {
+        &self.me
+    }
+
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -59,6 +78,7 @@ impl FleetView {
         let new = Holder {
             connected: p.connected,
             instance: p.mps_instance.clone(),
+            tenant_id: p.tenant_id.clone(),
             since: since(&p.since),
         };
         let mut state = self.state();
@@ -118,23 +138,58 @@ impl FleetView {
             .is_some_and(|h| {
                 h.connected && h.instance != self.me && state.online.contains(&h.instance)
             });
-        if held_elsewhere {
-            return false;
-        }
+        !held_elsewhere && self.first_online(&state)
+    }
+
+    /// Is this instance the first online MPS instance by name? (It is online to itself.)
+    fn first_online(&self, state: &State) -> bool {
         state
             .online
             .iter()
             .next()
             .is_none_or(|first| self.me.as_str() < first.as_str())
     }
+
+    /// Should this instance report the devices of `dead`, which went OFFLINE without a goodbye?
+    /// Only while `dead` is still offline (it did not come back meanwhile), and only if this
+    /// instance is the first online one by name, so exactly one survivor acts.
+    pub fn acts_for(&self, dead: &str) -> bool {
+        let state = self.state();
+        dead != self.me && !state.online.contains(dead) && self.first_online(&state)
+    }
+
+    /// Every device whose newest presence says connected at `instance`, by GUID.
+    pub fn held_by(&self, instance: &str) -> Vec<HeldDevice> {
+        let state = self.state();
+        let mut held: Vec<HeldDevice> = state
+            .presence
+            .iter()
+            .filter(|(_, h)| h.connected && h.instance == instance)
+            .map(|(guid, h)| HeldDevice {
+                guid: guid.clone(),
+                tenant_id: h.tenant_id.clone(),
+                since: prost_types::Timestamp {
+                    seconds: h.since.0,
+                    nanos: h.since.1,
+                },
+            })
+            .collect();
+        held.sort_by(|a, b| a.guid.cmp(&b.guid));
+        held
+    }
 }
 
 /// Feeds the view from the retained presence and status topics until `stop`. Presences an
-/// earlier run of this instance left connected go to `stale`, for the publisher to take offline.
+/// earlier run of this instance left connected go to `stale`, for the publisher to take offline;
+/// other instances gone OFFLINE go to `orphans`, with the devices presence showed there.
+///
+/// Presence is taken before status: an instance that stops cleanly publishes its devices offline
+/// before its OFFLINE status, and the view must know that when the status arrives.
 pub fn run(
     bus: Bus,
     view: Arc<FleetView>,
     stale: mpsc::UnboundedSender<proto::DevicePresence>,
+    orphans: mpsc::UnboundedSender<Orphaned>,
     started: SystemTime,
     stop: CancellationToken,
 ) -> JoinHandle<()> {
@@ -156,6 +211,7 @@ pub fn run(
         };
         loop {
             tokio::select! {
+                biased;
                 _ = stop.cancelled() => return,
                 p = presence.next_event::<proto::DevicePresence>() => match p {
                     Some((delivery, p)) => {
@@ -173,7 +229,19 @@ pub fn run(
                     None => return,
                 },
                 s = status.next_event::<proto::ServiceStatus>() => match s {
-                    Some((_, s)) => view.record_status(&s),
+                    Some((delivery, s)) => {
+                        // The topic names the instance; a payload naming another one is ignored.
+                        match topics.parse(&delivery.topic) {
+                            Ok(Topic::Status { instance, .. }) if instance == s.instance => {
+                                view.record_status(&s);
+                                let now = SystemTime::now();
+                                if let Some(o) = takeover::orphaned(&view, &s, delivery.retained, now) {
+                                    let _ = orphans.send(o);
+                                }
+                            }
+                            _ => tracing::warn!(topic = %delivery.topic, "status whose payload does not match its topic ignored"),
+                        }
+                    }
                     None => return,
                 },
             }

@@ -41,7 +41,12 @@ pub struct Registry {
 
 /// Now, in the format both backends return timestamps in (ISO-8601, milliseconds, `Z`).
 pub fn now_iso() -> String {
-    OffsetDateTime::now_utc()
+    iso(OffsetDateTime::now_utc())
+}
+
+/// `at` in the format both backends return timestamps in.
+pub fn iso(at: OffsetDateTime) -> String {
+    at.to_offset(time::UtcOffset::UTC)
         .format(format_description!(
             "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
         ))
@@ -358,6 +363,29 @@ impl Registry {
             .db
             .execute_raw(self.stmt(sql, vec![list.into(), instance.into(), now_iso().into()]))
             .await?;
+        Ok(res.rows_affected())
+    }
+
+    /// Another instance died without a goodbye: the devices it held are disconnected now, except
+    /// those that connected again (to any instance) after `seen_dead`.
+    pub async fn release_instance(
+        &self,
+        instance: &str,
+        seen_dead: std::time::SystemTime,
+    ) -> Result<u64, RegistryError> {
+        let d = self.dialect;
+        let sql = format!(
+            "UPDATE devices SET connectionstatus = false, mpsinstance = NULL, lastdisconnected = {} \
+             WHERE mpsinstance = $1 AND connectionstatus = true AND (lastconnected IS NULL OR lastconnected <= {})",
+            d.timestamp_value(2),
+            d.timestamp_value(3)
+        );
+        let values = vec![
+            instance.into(),
+            now_iso().into(),
+            iso(OffsetDateTime::from(seen_dead)).into(),
+        ];
+        let res = self.db.execute_raw(self.stmt(sql, values)).await?;
         Ok(res.rows_affected())
     }
 
