@@ -1,6 +1,9 @@
 //! Running the `openamt` command the way a user does, for the tests beside this module.
 #![allow(dead_code)]
 
+pub mod balancer;
+pub mod postgres;
+
 use std::{
     io::{BufRead, BufReader},
     path::Path,
