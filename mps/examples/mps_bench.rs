@@ -2,14 +2,19 @@
 //! Mosquitto with the production configuration; prints one table with the aims beside the figures.
 //!
 //! `cargo run --release -p mps --example mps_bench -- [--devices 10000] [--handshakes 256]
-//! [--idle-secs 30] [--power-calls 1000] [--in-flight 16]`
+//! [--idle-secs 30] [--power-calls 1000] [--in-flight 16] [--postgres postgres://user@host/db]
+//! [--outbox database|file]`
+//!
+//! `--postgres` gives MPS a database of its own on that server (dropped at the end) instead of
+//! SQLite; `--outbox file` keeps MPS's undelivered events in a file instead of its database.
 //!
 //! The child is this program again with `--device-process` first, running the fleet exactly as
 //! `openamt sim cira` does.
 
 use std::time::Duration;
 
-use mps::bench::{BenchOptions, DeviceCommand};
+use anyhow::bail;
+use mps::bench::{BenchOptions, DeviceCommand, Outbox};
 
 const DEVICE_PROCESS: &str = "--device-process";
 
@@ -29,6 +34,12 @@ async fn bench() -> anyhow::Result<()> {
     options.idle = Duration::from_secs(arg("--idle-secs", options.idle.as_secs()));
     options.power_calls = arg("--power-calls", options.power_calls);
     options.in_flight = arg("--in-flight", options.in_flight);
+    options.postgres = Some(arg("--postgres", String::new())).filter(|u| !u.is_empty());
+    options.outbox = match arg("--outbox", "database".to_owned()).as_str() {
+        "database" => Outbox::Database,
+        "file" => Outbox::File,
+        other => bail!("--outbox {other:?}: database or file"),
+    };
     let figures = mps::bench::run(options).await?;
     println!("{figures}");
     Ok(())
@@ -38,7 +49,8 @@ fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn,mps::bench=info".into()),
+                // sqlx warns of every slow pool checkout; a fleet dropping at once makes thousands.
+                .unwrap_or_else(|_| "warn,sqlx::pool=error,mps::bench=info".into()),
         )
         .with_writer(std::io::stderr)
         .init();

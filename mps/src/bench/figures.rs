@@ -15,6 +15,9 @@ pub const AIM_POWER_P99: Duration = Duration::from_millis(20);
 #[derive(Debug, Clone, Default)]
 pub struct Figures {
     pub devices: u64,
+    /// MPS's database ("SQLite" or "Postgres") and where its event outbox is.
+    pub database: String,
+    pub outbox: String,
     pub load_before: LoadAverage,
     pub load_after: LoadAverage,
     /// Activation events published (as RPS does) until MPS had every device's row.
@@ -41,6 +44,8 @@ pub struct Figures {
     /// `connected` events the dashboard saw, and their delay (see `watch`).
     pub connected_events: usize,
     pub connect_event: Latencies,
+    /// Devices the power actions went to (the first of the fleet).
+    pub power_targets: usize,
     pub rest_serial: CallRun,
     pub mqtt_serial: CallRun,
     pub rest_concurrent: CallRun,
@@ -122,6 +127,11 @@ impl fmt::Display for Figures {
             f,
             "MPS benchmark: {} simulated devices in their own process, MPS in this one, Mosquitto (production configuration) in a third",
             self.devices
+        )?;
+        writeln!(
+            f,
+            "MPS's database: {}; its event outbox: {}",
+            self.database, self.outbox
         )?;
         writeln!(
             f,
@@ -248,15 +258,16 @@ impl fmt::Display for Figures {
         writeln!(f)?;
         writeln!(
             f,
-            "RSS: this process holds MPS (SQLite, local secret store, its bus client) and the measuring clients; the dashboard's duplicate filter keeps one event id per event (about 150 B per device). Live RSS is read after returning freed heap to the system."
+            "RSS: this process holds MPS (its database pool, local secret store, its bus client) and the measuring clients; the dashboard's duplicate filter keeps one event id per event (about 150 B per device). Live RSS is read after returning freed heap to the system."
         )?;
         writeln!(
             f,
-            "connect -> event: receipt by a dashboard subscriber minus connected_at (MPS's time when the authenticated tunnel was installed): MPS's publisher, its outbox in its database, TLS to Mosquitto and back, under the full connect load."
+            "connect -> event: receipt by a dashboard subscriber minus connected_at (MPS's time when the authenticated tunnel was installed): MPS's publisher, its outbox, TLS to Mosquitto and back, under the full connect load."
         )?;
         write!(
             f,
-            "power: one call at a time over 100 devices, off/on alternating; REST on a kept-alive HTTP/1.1 connection, MQTT as an operator request answered on the response topic."
+            "power: one call at a time over {} devices, off/on alternating; REST on a kept-alive HTTP/1.1 connection, MQTT as an operator request answered on the response topic.",
+            self.power_targets
         )
     }
 }

@@ -36,6 +36,7 @@ use serde_json::Map;
 pub use devices::{DeviceCommand, device_process};
 pub use figures::{AIM_CONNECTS_PER_SECOND, AIM_POWER_P99, AIM_RSS_PER_CONNECTION_BYTES, Figures};
 pub use power::CallRun;
+pub use stack::Outbox;
 pub use stats::{Latencies, LoadAverage};
 
 use devices::{DeviceProcess, FleetSpec};
@@ -64,13 +65,18 @@ pub struct BenchOptions {
     /// Power actions per transport, one at a time and again `in_flight` at a time.
     pub power_calls: usize,
     pub in_flight: usize,
+    /// A Postgres server URL (any database on it): MPS gets a database of its own there, dropped
+    /// at the end. `None`: SQLite in a temporary directory.
+    pub postgres: Option<String>,
+    pub outbox: Outbox,
     /// How to start the device process (`openamt sim cira`, or a program calling
     /// [`device_process`]).
     pub device_command: DeviceCommand,
 }
 
 impl BenchOptions {
-    /// 10,000 devices, 256 handshakes in flight, 30 s idle, 1,000 power calls, 16 in flight.
+    /// 10,000 devices, 256 handshakes in flight, 30 s idle, 1,000 power calls, 16 in flight;
+    /// SQLite with the outbox in it.
     pub fn new(device_command: DeviceCommand) -> BenchOptions {
         BenchOptions {
             devices: 10_000,
@@ -78,6 +84,8 @@ impl BenchOptions {
             idle: Duration::from_secs(30),
             power_calls: 1_000,
             in_flight: 16,
+            postgres: None,
+            outbox: Outbox::Database,
             device_command,
         }
     }
@@ -104,21 +112,40 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<Figures> {
         ..Default::default()
     };
     let dir = tempfile::tempdir()?;
-    let stack = Stack::start(dir.path()).await?;
+    let stack = Stack::start(dir.path(), options.postgres.as_deref(), options.outbox).await?;
+    figures.database = stack.database_kind().to_owned();
+    figures.outbox = match options.outbox {
+        Outbox::Database => format!("in MPS's {} database", figures.database),
+        Outbox::File => "in a file".to_owned(),
+    };
+    // Stopped in order (and a scratch database dropped) whatever the phases did.
+    let measured = phases(&stack, &options, dir.path(), &mut figures).await;
+    figures.load_after = LoadAverage::now();
+    let stopped = stack.stop().await;
+    measured?;
+    stopped?;
+    Ok(figures)
+}
+
+async fn phases(
+    stack: &Stack,
+    options: &BenchOptions,
+    dir: &std::path::Path,
+    figures: &mut Figures,
+) -> anyhow::Result<()> {
     let dashboard = Dashboard::start(&stack.dashboard).await?;
     let guids: Vec<Guid> = (0..options.devices)
         .map(|i| sim::device::guid_for(SEED, i).to_string().parse())
         .collect::<Result<_, _>>()?;
 
-    figures.registration = register(&stack, &guids).await?;
+    figures.registration = register(stack, &guids).await?;
     tracing::info!(
         devices = guids.len(),
         secs = figures.registration.as_secs_f64(),
         "registered"
     );
 
-    let mut device_process =
-        connect(&stack, &dashboard, &options, dir.path(), &mut figures).await?;
+    let mut device_process = connect(stack, &dashboard, options, dir, figures).await?;
     tracing::info!(
         connected = figures.connected,
         secs = figures.connect_time.as_secs_f64(),
@@ -138,7 +165,7 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<Figures> {
         );
     }
 
-    power(&stack, &guids, &options, &mut figures).await;
+    power(stack, &guids, options, figures).await;
     tracing::info!("power actions done");
 
     let t = Instant::now();
@@ -158,10 +185,7 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<Figures> {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     figures.disconnected_events = dashboard.disconnected();
-    figures.load_after = LoadAverage::now();
-    drop(dashboard);
-    stack.stop().await?;
-    Ok(figures)
+    Ok(())
 }
 
 /// What RPS does when a device is activated: its secrets into the store, then the event MPS
@@ -313,6 +337,7 @@ async fn power(stack: &Stack, guids: &[Guid], options: &BenchOptions, figures: &
             async move { power::mqtt_power(&operator, g, action).await }
         }
     };
+    figures.power_targets = targets.len();
     let calls = options.power_calls;
     figures.rest_serial = power::run(calls, 1, by_rest.clone()).await;
     figures.mqtt_serial = power::run(calls, 1, by_mqtt.clone()).await;

@@ -1,17 +1,29 @@
 //! What the benchmark runs besides the devices: Mosquitto with the production configuration, an
-//! MPS instance on it exactly as `openamt mps` builds one (SQLite, the local secret store, its
-//! event outbox in its own database), and the bus clients of the other parties: `rps` (activation
-//! events), `dashboard` (reads events) and `operator` (sends commands).
+//! MPS instance on it as `openamt mps` builds one (SQLite in the work directory or a database of
+//! its own on a Postgres server, the local secret store, its event outbox in its own database),
+//! and the bus clients of the other parties: `rps` (activation events), `dashboard` (reads events)
+//! and `operator` (sends commands).
 
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use broker::mosquitto::Mosquitto;
 use broker::{Bus, BusConfig, OutboxConfig};
+use sea_orm::ConnectionTrait;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::{MpsConfig, MpsDeps, RunningMps};
+
+/// Where MPS keeps the events it has not yet handed to the broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Outbox {
+    /// A table of MPS's own database, as `openamt mps` does.
+    #[default]
+    Database,
+    /// A file in the work directory (what `--outbox FILE` selects).
+    File,
+}
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -23,10 +35,21 @@ pub(crate) struct Stack {
     pub operator: Bus,
     /// Stops MPS if the benchmark ends early (an error); [`Stack::stop`] stops it in order.
     shutdown: Option<DropGuard>,
+    database: Option<ScratchDatabase>,
 }
 
 impl Stack {
-    pub async fn start(dir: &Path) -> anyhow::Result<Stack> {
+    /// `postgres`: the URL of a Postgres server (any database on it) to make MPS's database on;
+    /// `None`: SQLite in `dir`.
+    pub async fn start(
+        dir: &Path,
+        postgres: Option<&str>,
+        outbox: Outbox,
+    ) -> anyhow::Result<Stack> {
+        let database = match postgres {
+            Some(url) => Some(ScratchDatabase::create(url).await?),
+            None => None,
+        };
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
@@ -42,6 +65,7 @@ impl Stack {
             web_admin_password: random_secret(),
             data_dir: dir.join("mps"),
             instance_name: "bench".into(),
+            connection_string: database.as_ref().map(|d| d.url.clone()).unwrap_or_default(),
             ..Default::default()
         };
         std::fs::create_dir_all(&config.data_dir)?;
@@ -52,11 +76,14 @@ impl Stack {
             mosquitto.credentials.password("mps").unwrap_or_default(),
         )?;
         bus_config.ca_pem = Some(mosquitto.ca_pem.as_bytes().to_vec());
-        bus_config.outbox = OutboxConfig::Database(
-            sea_orm::Database::connect(config.database_url())
-                .await
-                .context("opening MPS's database for its outbox")?,
-        );
+        bus_config.outbox = match outbox {
+            Outbox::Database => OutboxConfig::Database(
+                sea_orm::Database::connect(config.database_url())
+                    .await
+                    .context("opening MPS's database for its outbox")?,
+            ),
+            Outbox::File => OutboxConfig::File(dir.join("mps-outbox")),
+        };
         let bus = Bus::connect(bus_config).await?;
         bus.wait_connected(CONNECT_TIMEOUT)
             .await
@@ -76,7 +103,17 @@ impl Stack {
             dashboard,
             operator,
             shutdown: Some(shutdown.drop_guard()),
+            database,
         })
+    }
+
+    /// What MPS's database is, for the report.
+    pub fn database_kind(&self) -> &'static str {
+        if self.database.is_some() {
+            "Postgres"
+        } else {
+            "SQLite"
+        }
     }
 
     /// Stops MPS (which takes its devices offline and leaves the bus), then the other clients.
@@ -84,12 +121,69 @@ impl Stack {
         if let Some(guard) = self.shutdown.take() {
             guard.disarm().cancel();
         }
-        self.running.wait().await?;
+        let stopped = self.running.wait().await;
         for bus in [self.rps, self.dashboard, self.operator] {
             bus.shutdown(Duration::from_secs(5)).await;
         }
+        if let Some(database) = self.database {
+            database.drop().await?;
+        }
+        stopped
+    }
+}
+
+/// A database of the benchmark's own on a Postgres server, dropped at the end.
+struct ScratchDatabase {
+    server: String,
+    name: String,
+    url: String,
+}
+
+impl ScratchDatabase {
+    async fn create(server: &str) -> anyhow::Result<ScratchDatabase> {
+        let name = format!("openamt_bench_{}", hex::encode(rand::random::<[u8; 6]>()));
+        let Some(url) = with_database(server, &name) else {
+            bail!("{server:?} is not a postgres:// URL");
+        };
+        let db = sea_orm::Database::connect(server)
+            .await
+            .with_context(|| format!("connecting to {}", crate::config::redact_url(server)))?;
+        db.execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await?;
+        db.close().await?;
+        Ok(ScratchDatabase {
+            server: server.to_owned(),
+            name,
+            url,
+        })
+    }
+
+    async fn drop(self) -> anyhow::Result<()> {
+        let db = sea_orm::Database::connect(&self.server).await?;
+        db.execute_unprepared(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ))
+        .await?;
+        db.close().await?;
         Ok(())
     }
+}
+
+/// The URL of database `name` on the server of a `postgres://` URL (its query kept).
+fn with_database(url: &str, name: &str) -> Option<String> {
+    let rest = url
+        .strip_prefix("postgres://")
+        .or_else(|| url.strip_prefix("postgresql://"))?;
+    let scheme = &url[..url.len() - rest.len()];
+    let (path_and_more, query) = match rest.split_once('?') {
+        Some((p, q)) => (p, format!("?{q}")),
+        None => (rest, String::new()),
+    };
+    let server = path_and_more
+        .split_once('/')
+        .map_or(path_and_more, |(s, _)| s);
+    (!server.is_empty()).then(|| format!("{scheme}{server}/{name}{query}"))
 }
 
 /// A bus client of `user`, starting with a clean session.
@@ -113,4 +207,27 @@ async fn client(mosquitto: &Mosquitto, user: &str) -> anyhow::Result<Bus> {
 
 fn random_secret() -> String {
     hex::encode(rand::random::<[u8; 16]>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scratch_database_lives_on_the_given_server() {
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5432/test", "b1").as_deref(),
+            Some("postgres://postgres@127.0.0.1:5432/b1")
+        );
+        assert_eq!(
+            with_database("postgresql://u:p@db:5432/mpsdb?sslmode=disable", "b1").as_deref(),
+            Some("postgresql://u:p@db:5432/b1?sslmode=disable")
+        );
+        assert_eq!(
+            with_database("postgres://127.0.0.1", "b1").as_deref(),
+            Some("postgres://127.0.0.1/b1")
+        );
+        assert_eq!(with_database("sqlite://x.db", "b1"), None);
+        assert_eq!(with_database("postgres:///test", "b1"), None);
+    }
 }
