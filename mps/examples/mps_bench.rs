@@ -3,13 +3,13 @@
 //!
 //! `cargo run --release -p mps --example mps_bench -- [--devices 10000] [--handshakes 256]
 //! [--idle-secs 30] [--power-calls 1000] [--in-flight 16] [--postgres postgres://user@host/db]
-//! [--outbox database|file]`
+//! [--outbox database|file] [--openamt PATH]`
 //!
 //! `--postgres` gives MPS a database of its own on that server (dropped at the end) instead of
 //! SQLite; `--outbox file` keeps MPS's undelivered events in a file instead of its database.
 //!
 //! The child is this program again with `--device-process` first, running the fleet exactly as
-//! `openamt sim cira` does.
+//! `openamt sim cira` does; with `--openamt PATH` it is `PATH sim cira` itself.
 
 use std::time::Duration;
 
@@ -28,7 +28,11 @@ fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
 }
 
 async fn bench() -> anyhow::Result<()> {
-    let mut options = BenchOptions::new(DeviceCommand::this_executable([DEVICE_PROCESS])?);
+    let devices = match arg("--openamt", String::new()) {
+        path if path.is_empty() => DeviceCommand::this_executable([DEVICE_PROCESS])?,
+        path => DeviceCommand::new(path, ["sim", "cira"]),
+    };
+    let mut options = BenchOptions::new(devices);
     options.devices = arg("--devices", options.devices);
     options.handshakes = arg("--handshakes", options.handshakes);
     options.idle = Duration::from_secs(arg("--idle-secs", options.idle.as_secs()));
