@@ -13,6 +13,10 @@
 //!   and database; `mps-a`'s own devices are left alone.
 //! - `a_clean_stop_is_reported_once`: an instance that stops cleanly reports its devices itself;
 //!   the survivor adds nothing.
+//! - `an_instance_declared_dead_by_mistake_reasserts_itself`: `mps-b`'s broker connection drops
+//!   for a moment (its last will goes out, `mps-a` reports its devices disconnected) and comes
+//!   back: `mps-b` publishes ONLINE again and announces its devices again, in presence and in the
+//!   database.
 
 mod common;
 mod simulated;
@@ -157,6 +161,8 @@ struct Seen {
     connected: Vec<(Instant, proto::DeviceConnected)>,
     disconnected: Vec<(Instant, proto::DeviceDisconnected)>,
     offline: HashMap<String, Instant>,
+    /// Every status, in arrival order.
+    statuses: Vec<(Instant, String, i32)>,
 }
 
 async fn watch(dashboard: &Bus) -> Arc<Mutex<Seen>> {
@@ -186,8 +192,10 @@ async fn watch(dashboard: &Bus) -> Arc<Mutex<Seen>> {
                 }
                 st = status.next_event::<proto::ServiceStatus>() => {
                     let Some((_, st)) = st else { return };
+                    let mut s = s.lock().unwrap();
+                    s.statuses.push((Instant::now(), st.instance.clone(), st.state));
                     if st.state == proto::ServiceState::Offline as i32 {
-                        s.lock().unwrap().offline.entry(st.instance).or_insert_with(Instant::now);
+                        s.offline.entry(st.instance).or_insert_with(Instant::now);
                     }
                 }
             }
@@ -507,4 +515,82 @@ async fn a_dead_instance_s_rows_are_released() {
             "{url}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_declared_dead_by_mistake_reasserts_itself() {
+    const N: u64 = 5;
+    let broker = Broker::start();
+    let pg = PgDatabase::create();
+    let vault = TestVault::start(VAULT_TOKEN).await.expect("fake KV v2");
+    let dashboard = broker.client("dashboard", "dash-flap").await;
+    let seen = watch(&dashboard).await;
+    let mut a = Instance::start(&broker, broker.process.port, pg.url(), &vault, "mps-a").await;
+    let bus_link = Link::to(broker.addr()).await;
+    let mut b = Instance::start(&broker, bus_link.addr.port(), pg.url(), &vault, "mps-b").await;
+    let fleet = start_fleet(&fleet_config(b.cira.port(), root_der(&b.mps), 34, N));
+    eventually("devices connected to mps-b", 60, async || {
+        seen.lock().unwrap().connected.len() == N as usize
+    })
+    .await;
+
+    // mps-b's broker connection drops and comes back; mps-b itself and its tunnels live on.
+    let flapped = Instant::now();
+    bus_link.flap();
+    eventually("mps-b's last will", 30, async || {
+        seen.lock().unwrap().offline.contains_key("mps-b")
+    })
+    .await;
+    eventually("mps-b ONLINE again", 30, async || {
+        seen.lock().unwrap().statuses.iter().any(|(at, i, st)| {
+            *at > flapped && i == "mps-b" && *st == proto::ServiceState::Online as i32
+        })
+    })
+    .await;
+    eventually("mps-b's devices announced again", 30, async || {
+        let s = seen.lock().unwrap();
+        let again: HashSet<&str> = s
+            .connected
+            .iter()
+            .filter(|(at, e)| *at > flapped && e.mps_instance == "mps-b")
+            .map(|(_, e)| e.guid.as_str())
+            .collect();
+        guids(&fleet).iter().all(|g| again.contains(g.as_str()))
+    })
+    .await;
+    eventually("presence shows every device at mps-b", 30, async || {
+        let p = presences(&dashboard, N as usize).await;
+        p.len() == N as usize && p.values().all(|p| p.connected && p.mps_instance == "mps-b")
+    })
+    .await;
+    eventually("every row names mps-b", 30, async || {
+        for g in guids(&fleet) {
+            let row = a.device(&g).await;
+            if row["connectionStatus"] != true || row["mpsInstance"] != "mps-b" {
+                return false;
+            }
+        }
+        true
+    })
+    .await;
+    {
+        // The survivor did report them (it had every reason to believe mps-b dead).
+        let s = seen.lock().unwrap();
+        let reported: HashSet<&str> = s
+            .disconnected
+            .iter()
+            .filter(|(_, e)| e.detail.contains("reported by mps-a"))
+            .map(|(_, e)| e.guid.as_str())
+            .collect();
+        assert_eq!(reported.len(), N as usize, "{:?}", s.disconnected);
+        // And mps-b's status ends ONLINE.
+        let last = s.statuses.iter().rev().find(|(_, i, _)| i == "mps-b");
+        assert_eq!(
+            last.map(|(_, _, st)| *st),
+            Some(proto::ServiceState::Online as i32)
+        );
+    }
+    fleet.shutdown().await;
+    b.stop().await;
+    a.stop().await;
 }

@@ -11,13 +11,16 @@
 //!   response topic by the replica holding the device.
 //! - [`reference`]: the reference's JSON events on `mps/events`, behind `reference_events`.
 //! - [`takeover`]: the devices of an instance that died without a goodbye (its last will) are
-//!   reported disconnected by one survivor.
+//!   reported disconnected by one survivor;
+//! - [`reassert`]: an instance the broker wrongly declared dead announces itself and its devices
+//!   again.
 //!
 //! [`view::FleetView`] is what this instance knows of the others (retained presence and status).
 
 pub mod activation;
 pub mod commands;
 pub mod publisher;
+pub mod reassert;
 pub mod reference;
 pub mod takeover;
 pub mod view;
@@ -114,9 +117,11 @@ impl Events {
         let stop = CancellationToken::new();
         let started = std::time::SystemTime::now();
         let (stale_tx, stale_rx) = tokio::sync::mpsc::unbounded_channel();
-        // Instances gone OFFLINE: view consumer → takeover decision → publisher.
+        // Instances gone OFFLINE: view consumer → takeover decision → publisher jobs; this
+        // instance's own OFFLINE: view consumer → publisher jobs.
         let (orphaned_tx, orphaned_rx) = tokio::sync::mpsc::unbounded_channel();
-        let (orphans_tx, orphans_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (jobs_tx, jobs_rx) = tokio::sync::mpsc::unbounded_channel();
+        let online = status(&instance, &address, proto::ServiceState::Online);
 
         // The feed is taken first: from here on no connect or disconnect goes unpublished.
         let feed = mps.connections().take_feed();
@@ -125,13 +130,13 @@ impl Events {
                 publisher::Publisher::new(
                     bus.clone(),
                     view.clone(),
-                    instance.clone(),
-                    address.clone(),
+                    online.clone(),
+                    mps.last_seen().clone(),
                     reference.clone(),
                 ),
                 feed,
                 stale_rx,
-                orphans_rx,
+                jobs_rx,
                 stop.clone(),
             )),
             None => {
@@ -142,7 +147,6 @@ impl Events {
             }
         };
 
-        let online = status(&instance, &address, proto::ServiceState::Online);
         view.record_status(&online);
         match status_topic(bus.topics(), &instance) {
             Ok(topic) => {
@@ -161,6 +165,7 @@ impl Events {
             view.clone(),
             stale_tx,
             orphaned_tx,
+            jobs_tx.clone(),
             started,
             stop.clone(),
         ));
@@ -168,7 +173,7 @@ impl Events {
             mps.clone(),
             view.clone(),
             orphaned_rx,
-            orphans_tx,
+            jobs_tx,
             stop.clone(),
         ));
         consumers.extend(activation::spawn(mps.clone(), bus.clone(), stop.clone()).await);

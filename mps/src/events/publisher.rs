@@ -9,7 +9,9 @@
 //! - at shutdown every device still held here is published offline (reason SHUTDOWN), even if
 //!   its session did not finish in time to report it;
 //! - the devices of an instance that died without a goodbye are reported here too, when this
-//!   instance is the one to do it ([`super::takeover`]), in order with this instance's tunnels.
+//!   instance is the one to do it ([`super::takeover`]), in order with this instance's tunnels;
+//! - when the broker wrongly declared this instance dead, its status and the devices others took
+//!   offline are announced again ([`super::reassert`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,6 +26,7 @@ use super::reference::{Kind, ReferenceEvents};
 use super::takeover::{self, Orphaned};
 use super::view::FleetView;
 use crate::cira::{ConnectionEvent, DisconnectCause};
+use crate::registry::lastseen::LastSeen;
 
 pub fn reason(cause: DisconnectCause) -> proto::DisconnectReason {
     use proto::DisconnectReason as R;
@@ -45,6 +48,20 @@ fn timestamp(at: SystemTime) -> prost_types::Timestamp {
 struct Held {
     tenant_id: String,
     since: SystemTime,
+    /// The `connected` event as published, for announcing it again.
+    event: proto::DeviceConnected,
+}
+
+/// Work for the publisher besides the tunnels' own facts.
+#[derive(Debug)]
+pub enum Job {
+    /// A dead instance's devices to report.
+    Orphans(Orphaned),
+    /// The broker published this instance's OFFLINE status while it runs: publish ONLINE again and
+    /// announce every device held here that the newest presence no longer shows here.
+    Reassert,
+    /// Another instance published `guid` offline while it is held here: announce it again (if held).
+    Reannounce(String),
 }
 
 pub struct Publisher {
@@ -53,6 +70,10 @@ pub struct Publisher {
     instance: String,
     address: String,
     reference: ReferenceEvents,
+    /// This run's ONLINE status, published again by [`Job::Reassert`].
+    online: proto::ServiceStatus,
+    /// Re-announced devices get their rows written again with the next batch.
+    last_seen: LastSeen,
     /// Devices this instance has published as connected here.
     held: HashMap<String, Held>,
 }
@@ -61,16 +82,18 @@ impl Publisher {
     pub fn new(
         bus: Bus,
         view: Arc<FleetView>,
-        instance: String,
-        address: String,
+        online: proto::ServiceStatus,
+        last_seen: LastSeen,
         reference: ReferenceEvents,
     ) -> Self {
         Self {
             bus,
             view,
-            instance,
-            address,
+            instance: online.instance.clone(),
+            address: online.address.clone(),
             reference,
+            online,
+            last_seen,
             held: HashMap::new(),
         }
     }
@@ -84,6 +107,22 @@ impl Publisher {
     async fn presence(&self, guid: Guid, presence: proto::DevicePresence) {
         self.view.record_presence(&presence);
         self.publish(Topic::Presence(guid), &presence).await;
+    }
+
+    fn connected_presence(
+        &self,
+        g: &Guid,
+        tenant_id: &str,
+        since: SystemTime,
+    ) -> proto::DevicePresence {
+        proto::DevicePresence {
+            guid: g.to_string(),
+            connected: true,
+            mps_instance: self.instance.clone(),
+            mps_address: self.address.clone(),
+            tenant_id: tenant_id.to_owned(),
+            since: Some(timestamp(since)),
+        }
     }
 
     pub async fn handle(&mut self, event: ConnectionEvent) {
@@ -110,20 +149,14 @@ impl Publisher {
                 };
                 self.publish(Topic::DeviceEvent(g, DeviceEvent::Connected), &connected)
                     .await;
-                let presence = proto::DevicePresence {
-                    guid: g.to_string(),
-                    connected: true,
-                    mps_instance: self.instance.clone(),
-                    mps_address: self.address.clone(),
-                    tenant_id: tenant_id.clone(),
-                    since: Some(timestamp(at)),
-                };
+                let presence = self.connected_presence(&g, &tenant_id, at);
                 self.presence(g, presence).await;
                 self.held.insert(
                     g.to_string(),
                     Held {
                         tenant_id,
                         since: at,
+                        event: connected,
                     },
                 );
                 self.reference
@@ -245,6 +278,59 @@ impl Publisher {
         }
     }
 
+    /// ONLINE again, and every device held here whose newest presence no longer says so is
+    /// announced again (see [`super::reassert`]).
+    pub async fn reassert(&mut self) {
+        tracing::warn!(
+            instance = %self.instance,
+            "the broker declared this instance offline while it runs: announcing it and its devices again"
+        );
+        match self
+            .bus
+            .topics()
+            .status(schemas::Service::Mps, &self.instance)
+        {
+            Ok(topic) => self.publish(topic, &self.online.clone()).await,
+            Err(error) => tracing::error!(%error, "status topic"),
+        }
+        let guids: Vec<String> = self
+            .held
+            .keys()
+            .filter(|g| self.view.holder(g).as_deref() != Some(self.instance.as_str()))
+            .cloned()
+            .collect();
+        for guid in guids {
+            self.reannounce(&guid).await;
+        }
+    }
+
+    /// A device held here that the fleet was told is offline: its `connected` event again (as first
+    /// published) and its presence, stamped now so it is newer than the report it corrects. Its
+    /// row follows with the next keep-alive batch.
+    pub async fn reannounce(&mut self, guid: &str) {
+        let Some(held) = self.held.get(guid) else {
+            return;
+        };
+        let Ok(g) = guid.parse::<Guid>() else {
+            return;
+        };
+        let event = held.event.clone();
+        let presence = self.connected_presence(&g, &held.tenant_id, SystemTime::now());
+        tracing::info!(guid, "device held here announced again");
+        self.publish(Topic::DeviceEvent(g, DeviceEvent::Connected), &event)
+            .await;
+        self.presence(g, presence).await;
+        self.last_seen.seen(guid);
+    }
+
+    pub async fn run_job(&mut self, job: Job) {
+        match job {
+            Job::Orphans(o) => self.take_over(o).await,
+            Job::Reassert => self.reassert().await,
+            Job::Reannounce(guid) => self.reannounce(&guid).await,
+        }
+    }
+
     /// Every device still held here goes offline (shutdown).
     pub async fn release_all(&mut self) {
         let held: Vec<(String, String, SystemTime)> = self
@@ -263,15 +349,15 @@ impl Publisher {
     }
 }
 
-/// Publishes every fact from `feed` (takes `stale` presences offline, and reports the devices of
-/// `orphans`, dead instances) until `stop`, then
+/// Publishes every fact from `feed` (takes `stale` presences offline, and runs the other `jobs`)
+/// until `stop`, then
 /// what is still queued, then releases the devices still held. The publisher is the only writer
 /// of this instance's presences, so they never contradict the order of its tunnels.
 pub async fn run(
     mut publisher: Publisher,
     mut feed: mpsc::UnboundedReceiver<ConnectionEvent>,
     mut stale: mpsc::UnboundedReceiver<proto::DevicePresence>,
-    mut orphans: mpsc::UnboundedReceiver<Orphaned>,
+    mut jobs: mpsc::UnboundedReceiver<Job>,
     stop: CancellationToken,
 ) {
     loop {
@@ -282,7 +368,7 @@ pub async fn run(
                 None => break,
             },
             Some(p) = stale.recv() => publisher.clear_stale(p).await,
-            Some(o) = orphans.recv() => publisher.take_over(o).await,
+            Some(job) = jobs.recv() => publisher.run_job(job).await,
             _ = stop.cancelled() => break,
         }
     }

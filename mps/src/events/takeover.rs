@@ -33,6 +33,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::publisher::Job;
 use super::view::{FleetView, HeldDevice};
 use crate::service::Mps;
 
@@ -131,7 +132,7 @@ pub fn run(
     mps: Mps,
     view: Arc<FleetView>,
     mut orphans: mpsc::UnboundedReceiver<Orphaned>,
-    publisher: mpsc::UnboundedSender<Orphaned>,
+    publisher: mpsc::UnboundedSender<Job>,
     stop: CancellationToken,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
@@ -165,7 +166,7 @@ pub fn run(
     })
 }
 
-async fn act(mps: &Mps, publisher: &mpsc::UnboundedSender<Orphaned>, orphaned: Orphaned) {
+async fn act(mps: &Mps, publisher: &mpsc::UnboundedSender<Job>, orphaned: Orphaned) {
     let rows = match mps
         .registry()
         .release_instance(&orphaned.instance, orphaned.detected)
@@ -187,7 +188,7 @@ async fn act(mps: &Mps, publisher: &mpsc::UnboundedSender<Orphaned>, orphaned: O
         rows,
         "MPS instance went offline without a goodbye: its devices are reported disconnected"
     );
-    if !orphaned.devices.is_empty() && publisher.send(orphaned).is_err() {
+    if !orphaned.devices.is_empty() && publisher.send(Job::Orphans(orphaned)).is_err() {
         tracing::warn!("publisher gone: the offline instance's devices are not reported");
     }
 }

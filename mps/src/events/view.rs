@@ -19,6 +19,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::publisher::Job;
+use super::reassert::Reassertion;
 use super::takeover::{self, Orphaned};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,7 +183,9 @@ impl FleetView {
 
 /// Feeds the view from the retained presence and status topics until `stop`. Presences an
 /// earlier run of this instance left connected go to `stale`, for the publisher to take offline;
-/// other instances gone OFFLINE go to `orphans`, with the devices presence showed there.
+/// other instances gone OFFLINE go to `orphans`, with the devices presence showed there; this
+/// instance's own OFFLINE status, and others' offline reports in the window after it, become
+/// publisher `jobs` ([`super::reassert`]).
 ///
 /// Presence is taken before status: an instance that stops cleanly publishes its devices offline
 /// before its OFFLINE status, and the view must know that when the status arrives.
@@ -190,11 +194,13 @@ pub fn run(
     view: Arc<FleetView>,
     stale: mpsc::UnboundedSender<proto::DevicePresence>,
     orphans: mpsc::UnboundedSender<Orphaned>,
+    jobs: mpsc::UnboundedSender<Job>,
     started: SystemTime,
     stop: CancellationToken,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let topics = bus.topics().clone();
+        let mut reassertion = Reassertion::new(view.me(), bus.source());
         let mut presence = match bus.subscribe(&topics.all_presence()).await {
             Ok(s) => s,
             Err(error) => {
@@ -219,6 +225,10 @@ pub fn run(
                         match topics.parse(&delivery.topic) {
                             Ok(Topic::Presence(g)) if g.to_string().eq_ignore_ascii_case(&p.guid) => {
                                 view.record_presence(&p);
+                                let source = delivery.event.as_ref().map(|e| e.source.as_str());
+                                if let Some(job) = reassertion.on_presence(&p, source, std::time::Instant::now()) {
+                                    let _ = jobs.send(job);
+                                }
                                 if view.is_stale_own(&p, started) {
                                     let _ = stale.send(p);
                                 }
@@ -234,6 +244,9 @@ pub fn run(
                         match topics.parse(&delivery.topic) {
                             Ok(Topic::Status { instance, .. }) if instance == s.instance => {
                                 view.record_status(&s);
+                                if let Some(job) = reassertion.on_status(&s, std::time::Instant::now()) {
+                                    let _ = jobs.send(job);
+                                }
                                 let now = SystemTime::now();
                                 if let Some(o) = takeover::orphaned(&view, &s, delivery.retained, now) {
                                     let _ = orphans.send(o);

@@ -1,12 +1,13 @@
 //! TCP in between, for failover tests: a [`Link`] that can be cut like a pulled cable (every
-//! connection through it closes at once, new ones are refused), and a [`Balancer`] that spreads new
+//! connection through it closes at once, new ones are refused) or flap (the connections close, new
+//! ones pass), and a [`Balancer`] that spreads new
 //! connections round robin over the backends that accept them, as Kong's stream proxy spreads CIRA
 //! over the MPS replicas in compose.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
@@ -26,6 +27,8 @@ async fn relay(mut client: TcpStream, mut server: TcpStream, cut: CancellationTo
 pub struct Link {
     pub addr: SocketAddr,
     cut: CancellationToken,
+    /// Ends the connections made so far (a child of `cut`).
+    current: Arc<Mutex<CancellationToken>>,
 }
 
 impl Link {
@@ -33,7 +36,8 @@ impl Link {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a link");
         let addr = listener.local_addr().expect("link address");
         let cut = CancellationToken::new();
-        let token = cut.clone();
+        let current = Arc::new(Mutex::new(cut.child_token()));
+        let (token, generation) = (cut.clone(), current.clone());
         tokio::spawn(async move {
             loop {
                 let accepted = tokio::select! {
@@ -42,20 +46,26 @@ impl Link {
                     a = listener.accept() => a,
                 };
                 let Ok((client, _)) = accepted else { continue };
-                let token = token.clone();
+                let ends = generation.lock().unwrap().clone();
                 tokio::spawn(async move {
                     if let Ok(server) = TcpStream::connect(target).await {
-                        relay(client, server, token).await;
+                        relay(client, server, ends).await;
                     }
                 });
             }
         });
-        Link { addr, cut }
+        Link { addr, cut, current }
     }
 
     /// Closes every connection through the link and refuses new ones, for good.
     pub fn cut(&self) {
         self.cut.cancel();
+    }
+
+    /// Closes every connection through the link; new ones pass.
+    pub fn flap(&self) {
+        let fresh = self.cut.child_token();
+        std::mem::replace(&mut *self.current.lock().unwrap(), fresh).cancel();
     }
 }
 
