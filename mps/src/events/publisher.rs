@@ -13,7 +13,7 @@
 //! - when the broker wrongly declared this instance dead, its status and the devices others took
 //!   offline are announced again ([`super::reassert`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -52,6 +52,10 @@ struct Held {
     event: proto::DeviceConnected,
 }
 
+/// Devices of a dead instance reported per turn: between turns this instance's own tunnels come
+/// first, so thousands of reports never hold up the presence of devices failing over to it.
+const ORPHANS_PER_TURN: usize = 64;
+
 /// Work for the publisher besides the tunnels' own facts.
 #[derive(Debug)]
 pub enum Job {
@@ -76,6 +80,8 @@ pub struct Publisher {
     last_seen: LastSeen,
     /// Devices this instance has published as connected here.
     held: HashMap<String, Held>,
+    /// Jobs taken and not done yet, in small pieces (see [`ORPHANS_PER_TURN`]).
+    backlog: VecDeque<Job>,
 }
 
 impl Publisher {
@@ -95,6 +101,7 @@ impl Publisher {
             online,
             last_seen,
             held: HashMap::new(),
+            backlog: VecDeque::new(),
         }
     }
 
@@ -278,8 +285,8 @@ impl Publisher {
         }
     }
 
-    /// ONLINE again, and every device held here whose newest presence no longer says so is
-    /// announced again (see [`super::reassert`]).
+    /// ONLINE again now; every device held here whose newest presence no longer says so is
+    /// announced again, one per turn (see [`super::reassert`]).
     pub async fn reassert(&mut self) {
         tracing::warn!(
             instance = %self.instance,
@@ -299,9 +306,7 @@ impl Publisher {
             .filter(|g| self.view.holder(g).as_deref() != Some(self.instance.as_str()))
             .cloned()
             .collect();
-        for guid in guids {
-            self.reannounce(&guid).await;
-        }
+        self.backlog.extend(guids.into_iter().map(Job::Reannounce));
     }
 
     /// A device held here that the fleet was told is offline: its `connected` event again (as first
@@ -323,11 +328,40 @@ impl Publisher {
         self.last_seen.seen(guid);
     }
 
-    pub async fn run_job(&mut self, job: Job) {
+    /// Takes a job: big ones are cut into pieces for [`Publisher::work`].
+    pub async fn accept(&mut self, job: Job) {
         match job {
-            Job::Orphans(o) => self.take_over(o).await,
+            Job::Orphans(o) => {
+                let mut devices = o.devices.into_iter();
+                loop {
+                    let piece: Vec<_> = devices.by_ref().take(ORPHANS_PER_TURN).collect();
+                    if piece.is_empty() {
+                        break;
+                    }
+                    self.backlog.push_back(Job::Orphans(Orphaned {
+                        instance: o.instance.clone(),
+                        detected: o.detected,
+                        retained: o.retained,
+                        devices: piece,
+                    }));
+                }
+            }
             Job::Reassert => self.reassert().await,
-            Job::Reannounce(guid) => self.reannounce(&guid).await,
+            job @ Job::Reannounce(_) => self.backlog.push_back(job),
+        }
+    }
+
+    pub fn has_work(&self) -> bool {
+        !self.backlog.is_empty()
+    }
+
+    /// Does one piece of the backlog.
+    pub async fn work(&mut self) {
+        match self.backlog.pop_front() {
+            Some(Job::Orphans(o)) => self.take_over(o).await,
+            Some(Job::Reannounce(guid)) => self.reannounce(&guid).await,
+            Some(Job::Reassert) => self.reassert().await,
+            None => {}
         }
     }
 
@@ -349,9 +383,9 @@ impl Publisher {
     }
 }
 
-/// Publishes every fact from `feed` (takes `stale` presences offline, and runs the other `jobs`)
-/// until `stop`, then
-/// what is still queued, then releases the devices still held. The publisher is the only writer
+/// Publishes every fact from `feed` (takes `stale` presences offline, and does the other `jobs`,
+/// piece by piece, whenever no tunnel fact waits) until `stop`, then what is still queued, then
+/// releases the devices still held. The publisher is the only writer
 /// of this instance's presences, so they never contradict the order of its tunnels.
 pub async fn run(
     mut publisher: Publisher,
@@ -368,12 +402,17 @@ pub async fn run(
                 None => break,
             },
             Some(p) = stale.recv() => publisher.clear_stale(p).await,
-            Some(job) = jobs.recv() => publisher.run_job(job).await,
+            Some(job) = jobs.recv() => publisher.accept(job).await,
+            _ = std::future::ready(()), if publisher.has_work() => publisher.work().await,
             _ = stop.cancelled() => break,
         }
     }
     while let Ok(ev) = feed.try_recv() {
         publisher.handle(ev).await;
+    }
+    // Reports taken on are finished (each device of a dead instance is reported once).
+    while publisher.has_work() {
+        publisher.work().await;
     }
     publisher.release_all().await;
 }
