@@ -62,6 +62,17 @@ impl Figures {
         self.connected as f64 / self.connect_time.as_secs_f64().max(1e-9)
     }
 
+    /// The rate without the device process's start-up: from the first tunnel to the last.
+    pub fn connects_per_second_after_first(&self) -> f64 {
+        let first = self.first_tunnel.unwrap_or_default();
+        self.connected.saturating_sub(1) as f64
+            / self
+                .connect_time
+                .saturating_sub(first)
+                .as_secs_f64()
+                .max(1e-9)
+    }
+
     /// Growth of live resident memory per tunnel, bytes.
     pub fn rss_per_connection(&self) -> f64 {
         per_connection(self.rss_before_kib, self.rss_connected_kib, self.connected)
@@ -201,12 +212,13 @@ impl fmt::Display for Figures {
         )?;
         writeln!(
             f,
-            "connect:        {} of {} tunnels in {:.2} s (first after {}); CPU meanwhile: MPS {:.2} s ({:.0} us per connect), devices {:.2} s, Mosquitto {:.2} s",
+            "connect:        {} of {} tunnels in {:.2} s (first after {}, {:.0} /s from then on); CPU meanwhile: MPS {:.2} s ({:.0} us per connect), devices {:.2} s, Mosquitto {:.2} s",
             self.connected,
             self.devices,
             self.connect_time.as_secs_f64(),
             self.first_tunnel
                 .map_or_else(|| "-".to_owned(), |d| format!("{:.0} ms", ms(d))),
+            self.connects_per_second_after_first(),
             self.connect_cpu_mps.as_secs_f64(),
             self.connect_cpu_mps.as_secs_f64() * 1e6 / self.connected.max(1) as f64,
             self.connect_cpu_devices.as_secs_f64(),
@@ -305,6 +317,12 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(figures.connects_per_second(), 2_000.0);
+        let started_late = Figures {
+            first_tunnel: Some(Duration::from_millis(1_000)),
+            connected: 10_001,
+            ..figures.clone()
+        };
+        assert_eq!(started_late.connects_per_second_after_first(), 2_500.0);
         assert_eq!(figures.rss_per_connection(), 10_240.0);
         assert!((figures.idle_core_share() - 0.01).abs() < 1e-9);
         let text = figures.to_string();
