@@ -53,6 +53,8 @@ pub struct Figures {
     /// After the device process was killed: until every row said disconnected, and until the
     /// dashboard had every `disconnected` event (`None`: not within the time limit).
     pub rows_disconnected: Option<Duration>,
+    /// Rows that still said connected when the wait ended (0 when all went offline).
+    pub rows_still_connected: u64,
     pub disconnected_events: usize,
     pub events_disconnected: Option<Duration>,
 }
@@ -260,10 +262,16 @@ impl fmt::Display for Figures {
                 calls(run)
             )?;
         }
+        let rows = match self.rows_disconnected {
+            Some(d) => format!("every row disconnected after {:.2} s", d.as_secs_f64()),
+            None => format!(
+                "{} rows STILL CONNECTED when the wait ended",
+                self.rows_still_connected
+            ),
+        };
         writeln!(
             f,
-            "device process killed: every row disconnected after {}; {} disconnected events, all after {}",
-            secs(self.rows_disconnected),
+            "device process killed: {rows}; {} disconnected events, all after {}",
             self.disconnected_events,
             secs(self.events_disconnected)
         )?;

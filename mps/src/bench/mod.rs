@@ -53,6 +53,8 @@ const SEED: u64 = 4242;
 const POWER_TARGETS: usize = 100;
 /// Limit of each waiting phase.
 const PHASE_LIMIT: Duration = Duration::from_secs(600);
+/// How long the rows and events may take to show a killed fleet offline.
+const DISCONNECT_LIMIT: Duration = Duration::from_secs(120);
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -171,7 +173,7 @@ async fn phases(
     let t = Instant::now();
     device_process.kill();
     let registry = stack.running.mps.registry();
-    while t.elapsed() < PHASE_LIMIT
+    while t.elapsed() < DISCONNECT_LIMIT
         && (figures.rows_disconnected.is_none() || figures.events_disconnected.is_none())
     {
         if figures.rows_disconnected.is_none() && registry.count_connected("").await? == 0 {
@@ -184,8 +186,39 @@ async fn phases(
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    figures.rows_still_connected = registry.count_connected("").await?;
+    if figures.rows_still_connected > 0 {
+        report_stuck_rows(stack, &guids).await;
+    }
     figures.disconnected_events = dashboard.disconnected();
     Ok(())
+}
+
+/// Logs a few rows that still say connected though MPS holds no tunnel for them, with their
+/// timestamps: a `lastseen` after `lastdisconnected` means a keep-alive batch wrote over the
+/// disconnect.
+async fn report_stuck_rows(stack: &Stack, guids: &[Guid]) {
+    let mps = &stack.running.mps;
+    let mut shown = 0;
+    for g in guids {
+        let guid = g.to_string();
+        let Ok(Some(row)) = mps.registry().get(&guid, None).await else {
+            continue;
+        };
+        if row.connection_status == Some(true) && !mps.connections().contains(&guid) {
+            tracing::warn!(
+                guid,
+                last_connected = row.last_connected.as_deref().unwrap_or(""),
+                last_seen = row.last_seen.as_deref().unwrap_or(""),
+                last_disconnected = row.last_disconnected.as_deref().unwrap_or(""),
+                "row still says connected after the device process was killed"
+            );
+            shown += 1;
+            if shown == 5 {
+                return;
+            }
+        }
+    }
 }
 
 /// What RPS does when a device is activated: its secrets into the store, then the event MPS
