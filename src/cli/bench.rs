@@ -9,6 +9,34 @@ use broker::{BusConfig, Credentials, EmbeddedBroker, EmbeddedBrokerConfig};
 pub enum BenchCommand {
     /// QoS 1 publish rate and publish→receive latency through the embedded broker and Mosquitto.
     Bus(BusBenchArgs),
+    /// MPS with simulated devices in another process: connects/s, memory per tunnel, idle CPU,
+    /// connect→event latency, power round trips over REST and MQTT.
+    Mps(MpsBenchArgs),
+}
+
+#[derive(clap::Args)]
+pub struct MpsBenchArgs {
+    /// Simulated devices.
+    #[arg(long, default_value_t = 10_000)]
+    pub devices: u64,
+    /// TLS handshakes the devices keep in flight.
+    #[arg(long, default_value_t = 256)]
+    pub handshakes: usize,
+    /// Seconds every tunnel idles while MPS's CPU is measured (keep-alives every 30 s).
+    #[arg(long, default_value_t = 30)]
+    pub idle_secs: u64,
+    /// Power actions per transport.
+    #[arg(long, default_value_t = 1000)]
+    pub power_calls: usize,
+    /// Power actions in flight in the concurrent round.
+    #[arg(long, default_value_t = 16)]
+    pub in_flight: usize,
+    /// A Postgres server for MPS's database (a scratch database is made and dropped); SQLite otherwise.
+    #[arg(long)]
+    pub postgres: Option<String>,
+    /// Keep MPS's event outbox in a file instead of its database.
+    #[arg(long)]
+    pub outbox_file: bool,
 }
 
 #[derive(clap::Args)]
@@ -30,7 +58,25 @@ pub struct BusBenchArgs {
 pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Bus(args) => bus(args).await,
+        BenchCommand::Mps(args) => mps_bench(args).await,
     }
+}
+
+async fn mps_bench(args: MpsBenchArgs) -> anyhow::Result<()> {
+    // The devices run as `openamt sim cira` in a child process of this very binary.
+    let command = mps::bench::DeviceCommand::this_executable(["sim", "cira"])?;
+    let mut options = mps::bench::BenchOptions::new(command);
+    options.devices = args.devices;
+    options.handshakes = args.handshakes;
+    options.idle = Duration::from_secs(args.idle_secs);
+    options.power_calls = args.power_calls;
+    options.in_flight = args.in_flight;
+    options.postgres = args.postgres;
+    if args.outbox_file {
+        options.outbox = mps::bench::Outbox::File;
+    }
+    println!("{}", mps::bench::run(options).await?);
+    Ok(())
 }
 
 fn client(url: &str, ca: &str, credentials: &Credentials, user: &str) -> anyhow::Result<BusConfig> {

@@ -3,7 +3,8 @@
 use tracing_subscriber::EnvFilter;
 
 /// Quiet by default about libraries that narrate every connection.
-const DEFAULT_FILTER: &str = "info,rumqttd=off,rumqttc=warn,sqlx=warn,sea_orm=warn,hyper=warn";
+const DEFAULT_FILTER: &str =
+    "info,rumqttd=off,rumqttc=warn,sqlx=warn,sqlx::pool=error,sea_orm=warn,hyper=warn";
 
 pub fn init(format: &str) {
     let filter =

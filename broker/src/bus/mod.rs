@@ -82,8 +82,10 @@ struct Inner {
     reply_topic: String,
     last_will: Option<LastWill>,
     outbox: Box<dyn OutboxStore>,
-    /// Serialises outbox appends with their hand-over, so records leave in sequence order.
-    append_order: tokio::sync::Mutex<()>,
+    /// The next sequence number; taken together with the queueing of the record for the outbox writer,
+    /// so records are stored and sent in the order they were published.
+    next_seq: Mutex<u64>,
+    appends: mpsc::UnboundedSender<Append>,
     state: Mutex<State>,
     connected: watch::Sender<bool>,
     drained: Notify,
@@ -105,6 +107,8 @@ struct State {
     handed: VecDeque<u64>,
     /// Packet id → sequence number, waiting for PUBACK.
     inflight: HashMap<u16, u64>,
+    /// Every record up to this one is in the outbox (stored before it may be sent).
+    durable_through: u64,
     /// Highest sequence number every record up to which is acknowledged.
     acked_through: u64,
     highest_seq: u64,
@@ -151,6 +155,16 @@ impl State {
     }
 }
 
+/// A record waiting for the outbox writer.
+struct Append {
+    seq: u64,
+    record: Arc<OutboxRecord>,
+    stored: oneshot::Sender<Result<(), String>>,
+}
+
+/// Records per outbox write at most.
+const APPEND_BATCH: usize = 512;
+
 struct SubscriptionEntry {
     filter: String,
     tx: mpsc::Sender<Delivery>,
@@ -162,10 +176,17 @@ impl Inner {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Hands outstanding records to the MQTT client while the window allows.
+    /// Hands stored outstanding records to the MQTT client while the window allows.
     fn hand_over(&self, state: &mut State) {
         while state.connected && state.handed.len() + state.inflight.len() < WINDOW {
-            let Some((&seq, record)) = state.outstanding.range(state.next_to_send..).next() else {
+            if state.next_to_send > state.durable_through {
+                break;
+            }
+            let Some((&seq, record)) = state
+                .outstanding
+                .range(state.next_to_send..=state.durable_through)
+                .next()
+            else {
                 break;
             };
             let properties = rumqttc::v5::mqttbytes::v5::PublishProperties {
@@ -258,17 +279,19 @@ impl Bus {
         let options = mqtt_options(&config)?;
         let (client, eventloop) = AsyncClient::new(options.clone(), 4 * WINDOW + 1024);
         let outbox = outbox::open(config.outbox, &config.client_id).await?;
-        let pending = outbox.pending().await?;
+        let backlog = outbox.backlog().await?;
 
         let mut state = State::default();
-        if let Some((first, _)) = pending.first() {
+        if let Some((first, _)) = backlog.records.first() {
             state.acked_through = first - 1;
             state.next_to_send = *first;
         }
-        for (seq, record) in pending {
-            state.highest_seq = seq;
+        state.durable_through = backlog.next_seq - 1;
+        state.highest_seq = backlog.next_seq - 1;
+        for (seq, record) in backlog.records {
             state.outstanding.insert(seq, Arc::new(record));
         }
+        let (appends, append_rx) = mpsc::unbounded_channel();
         let reply_topic = config
             .topics
             .render(&config.topics.reply(&config.client_id)?);
@@ -281,7 +304,8 @@ impl Bus {
             reply_topic,
             last_will: config.last_will,
             outbox,
-            append_order: tokio::sync::Mutex::new(()),
+            next_seq: Mutex::new(backlog.next_seq),
+            appends,
             state: Mutex::new(state),
             connected: watch::channel(false).0,
             drained: Notify::new(),
@@ -289,6 +313,7 @@ impl Bus {
             connections: std::sync::atomic::AtomicU64::new(0),
             stop: CancellationToken::new(),
         });
+        tokio::spawn(write_outbox(inner.clone(), append_rx));
         let (first_tx, first_rx) = oneshot::channel();
         tokio::spawn(driver::drive(inner.clone(), eventloop, first_tx));
         match tokio::time::timeout(FIRST_CONNECT_WAIT, first_rx).await {
@@ -379,13 +404,38 @@ impl Bus {
         if self.inner.stop.is_cancelled() {
             return Err(BusError::Closed);
         }
-        let _order = self.inner.append_order.lock().await;
-        let seq = self.inner.outbox.append(&record).await?;
-        let mut state = self.inner.state();
-        state.highest_seq = seq;
-        state.outstanding.insert(seq, Arc::new(record));
-        self.inner.hand_over(&mut state);
-        Ok(())
+        let (stored, stored_rx) = oneshot::channel();
+        {
+            let mut next = self
+                .inner
+                .next_seq
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let seq = *next;
+            *next += 1;
+            let record = Arc::new(record);
+            let mut state = self.inner.state();
+            state.highest_seq = seq;
+            state.outstanding.insert(seq, record.clone());
+            drop(state);
+            self.inner
+                .appends
+                .send(Append {
+                    seq,
+                    record,
+                    stored,
+                })
+                .map_err(|_| BusError::Closed)?;
+        }
+        // Published means stored: the caller may forget the event once this returns.
+        match stored_rx.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(reason)) => Err(BusError::Outbox(OutboxError::Io {
+                path: "outbox".into(),
+                source: std::io::Error::other(reason),
+            })),
+            Err(_) => Err(BusError::Closed),
+        }
     }
 
     /// Receives every message matching `filter` (wildcards and `$share/<group>/` allowed). When the bus
@@ -554,5 +604,56 @@ impl Bus {
         let _ = self.inner.client.disconnect().await;
         tokio::time::sleep(Duration::from_millis(50)).await;
         self.inner.stop.cancel();
+    }
+}
+
+/// The outbox's only writer: stores queued records in batches (a burst costs one write or one INSERT),
+/// then lets them be sent. A batch that cannot be stored is not sent; its publishers get the error.
+async fn write_outbox(inner: Arc<Inner>, mut queue: mpsc::UnboundedReceiver<Append>) {
+    loop {
+        let first = tokio::select! {
+            _ = inner.stop.cancelled() => return,
+            first = queue.recv() => match first {
+                Some(first) => first,
+                None => return,
+            },
+        };
+        let mut batch = vec![first];
+        while batch.len() < APPEND_BATCH {
+            match queue.try_recv() {
+                Ok(more) => batch.push(more),
+                Err(_) => break,
+            }
+        }
+        let records: Vec<(u64, Arc<OutboxRecord>)> =
+            batch.iter().map(|a| (a.seq, a.record.clone())).collect();
+        let result = inner.outbox.append(&records).await;
+        {
+            let mut state = inner.state();
+            match &result {
+                Ok(()) => {
+                    if let Some(last) = records.last() {
+                        state.durable_through = state.durable_through.max(last.0);
+                    }
+                    inner.hand_over(&mut state);
+                }
+                Err(error) => {
+                    tracing::error!(%error, events = batch.len(), "cannot store events in the outbox; they are not sent");
+                    for append in &batch {
+                        state.outstanding.remove(&append.seq);
+                    }
+                    if let Some(last) = records.last() {
+                        state.durable_through = state.durable_through.max(last.0);
+                    }
+                    if state.outstanding.is_empty() {
+                        inner.drained.notify_waiters();
+                    }
+                }
+            }
+        }
+        let outcome = result.map_err(|e| e.to_string());
+        for append in batch {
+            let _ = append.stored.send(outcome.clone());
+        }
     }
 }

@@ -2,13 +2,15 @@
 //! change it reports can share one database (SQLite or Postgres through sea-orm). Each row names its
 //! owner (the bus client id): replicas sharing a database keep separate outboxes in one table.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, QueryFilter, QueryOrder, Schema, Set,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Schema,
+    Set,
 };
 
-use super::{OutboxError, OutboxRecord, OutboxStore};
+use super::{Backlog, OutboxError, OutboxRecord, OutboxStore};
 
 mod row {
     use sea_orm::entity::prelude::*;
@@ -16,10 +18,11 @@ mod row {
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "openamt_outbox")]
     pub struct Model {
-        #[sea_orm(primary_key)]
-        pub seq: i64,
-        #[sea_orm(indexed)]
+        #[sea_orm(primary_key, auto_increment = false)]
         pub owner: String,
+        /// Numbered by the bus, per owner.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub seq: i64,
         pub topic: String,
         pub retain: bool,
         /// MQTT 5 user properties as a JSON array of [name, value] pairs.
@@ -49,10 +52,6 @@ impl DatabaseOutbox {
         let mut create = schema.create_table_from_entity(row::Entity);
         create.if_not_exists();
         db.execute(&create).await?;
-        for mut index in schema.create_index_from_entity(row::Entity) {
-            index.if_not_exists();
-            db.execute(&index).await?;
-        }
         Ok(DatabaseOutbox {
             db,
             owner: owner.to_owned(),
@@ -80,31 +79,38 @@ fn to_record(row: row::Model) -> Result<(u64, OutboxRecord), OutboxError> {
 
 #[async_trait::async_trait]
 impl OutboxStore for DatabaseOutbox {
-    async fn append(&self, record: &OutboxRecord) -> Result<u64, OutboxError> {
-        let row = row::ActiveModel {
-            seq: NotSet,
-            owner: Set(self.owner.clone()),
-            topic: Set(record.topic.clone()),
-            retain: Set(record.retain),
-            properties: Set(serde_json::to_string(&record.properties).unwrap_or_default()),
-            content_type: Set(record.content_type.clone()),
-            response_topic: Set(record.response_topic.clone()),
-            correlation: Set(record.correlation.as_ref().map(|c| c.to_vec())),
-            payload: Set(record.payload.to_vec()),
-        };
-        let inserted = row.insert(&self.db).await?;
-        Ok(inserted.seq as u64)
-    }
-
-    async fn pending(&self) -> Result<Vec<(u64, OutboxRecord)>, OutboxError> {
-        row::Entity::find()
+    async fn backlog(&self) -> Result<Backlog, OutboxError> {
+        let records: Vec<(u64, OutboxRecord)> = row::Entity::find()
             .filter(row::Column::Owner.eq(&self.owner))
             .order_by_asc(row::Column::Seq)
             .all(&self.db)
             .await?
             .into_iter()
             .map(to_record)
-            .collect()
+            .collect::<Result<_, _>>()?;
+        // Acknowledged rows are deleted, so numbering may start over once everything was delivered.
+        let next_seq = records.last().map_or(1, |(seq, _)| seq + 1);
+        Ok(Backlog { records, next_seq })
+    }
+
+    async fn append(&self, records: &[(u64, Arc<OutboxRecord>)]) -> Result<(), OutboxError> {
+        // One multi-row INSERT per batch (a statement is atomic), in chunks well under the databases'
+        // limits on bound parameters.
+        for chunk in records.chunks(500) {
+            let rows = chunk.iter().map(|(seq, record)| row::ActiveModel {
+                owner: Set(self.owner.clone()),
+                seq: Set(*seq as i64),
+                topic: Set(record.topic.clone()),
+                retain: Set(record.retain),
+                properties: Set(serde_json::to_string(&record.properties).unwrap_or_default()),
+                content_type: Set(record.content_type.clone()),
+                response_topic: Set(record.response_topic.clone()),
+                correlation: Set(record.correlation.as_ref().map(|c| c.to_vec())),
+                payload: Set(record.payload.to_vec()),
+            });
+            row::Entity::insert_many(rows).exec(&self.db).await?;
+        }
+        Ok(())
     }
 
     async fn acknowledge(&self, through: u64) -> Result<(), OutboxError> {
@@ -141,24 +147,27 @@ mod tests {
             let db = sea_orm::Database::connect(&url).await.unwrap();
             let outbox = DatabaseOutbox::open(db.clone(), "mps-a").await.unwrap();
             let other = DatabaseOutbox::open(db, "mps-b").await.unwrap();
-            let first = outbox.append(&record(1)).await.unwrap();
-            other.append(&record(9)).await.unwrap();
-            outbox.append(&record(2)).await.unwrap();
-            outbox.append(&record(3)).await.unwrap();
-            outbox.acknowledge(first).await.unwrap();
+            assert_eq!(outbox.backlog().await.unwrap().next_seq, 1);
+            outbox.append(&[(1, Arc::new(record(1)))]).await.unwrap();
+            other.append(&[(1, Arc::new(record(9)))]).await.unwrap();
+            let batch = [(2, Arc::new(record(2))), (3, Arc::new(record(3)))];
+            outbox.append(&batch).await.unwrap();
+            outbox.acknowledge(1).await.unwrap();
         }
         let db = sea_orm::Database::connect(&url).await.unwrap();
         let other = DatabaseOutbox::open(db.clone(), "mps-b").await.unwrap();
         assert_eq!(
-            other.pending().await.unwrap().len(),
+            other.backlog().await.unwrap().records.len(),
             1,
             "another owner's record"
         );
         let outbox = DatabaseOutbox::open(db, "mps-a").await.unwrap();
-        let pending = outbox.pending().await.unwrap();
+        let backlog = outbox.backlog().await.unwrap();
+        assert_eq!(backlog.next_seq, 4);
+        let pending = backlog.records;
         assert_eq!(pending.len(), 2);
         assert_eq!(pending[0].1, record(2));
         assert_eq!(pending[1].1, record(3));
-        assert!(pending[0].0 < pending[1].0);
+        assert_eq!((pending[0].0, pending[1].0), (2, 3));
     }
 }

@@ -8,12 +8,12 @@ use std::{
     fs::{File, OpenOptions},
     io::{Read, Seek, Write},
     path::{Path, PathBuf},
-    sync::Mutex,
+    sync::{Arc, Mutex},
 };
 
 use bytes::{BufMut, BytesMut};
 
-use super::{OutboxError, OutboxRecord, OutboxStore};
+use super::{Backlog, OutboxError, OutboxRecord, OutboxStore};
 
 /// Compact the file once it holds this much delivered data.
 const COMPACT_AT: u64 = 4 << 20;
@@ -30,6 +30,15 @@ struct State {
     next_seq: u64,
     last_appended: u64,
     pending_at_open: Vec<(u64, OutboxRecord)>,
+}
+
+/// One record framed for the file: `u32 length | body | u32 CRC-32 of body`.
+fn frame(seq: u64, record: &OutboxRecord, out: &mut BytesMut) {
+    let mut body = BytesMut::with_capacity(128 + record.payload.len());
+    record.encode(seq, &mut body);
+    out.put_u32(body.len() as u32);
+    out.put_slice(&body);
+    out.put_u32(crc32fast::hash(&body));
 }
 
 impl FileOutbox {
@@ -125,25 +134,29 @@ fn read_records(bytes: &[u8]) -> (Vec<(u64, OutboxRecord)>, usize) {
 
 #[async_trait::async_trait]
 impl OutboxStore for FileOutbox {
-    async fn append(&self, record: &OutboxRecord) -> Result<u64, OutboxError> {
+    async fn backlog(&self) -> Result<Backlog, OutboxError> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let seq = state.next_seq;
-        let mut body = BytesMut::with_capacity(128 + record.payload.len());
-        record.encode(seq, &mut body);
-        let mut framed = BytesMut::with_capacity(body.len() + 8);
-        framed.put_u32(body.len() as u32);
-        framed.put_slice(&body);
-        framed.put_u32(crc32fast::hash(&body));
-        state.file.write_all(&framed).map_err(self.io())?;
-        state.len += framed.len() as u64;
-        state.next_seq += 1;
-        state.last_appended = seq;
-        Ok(seq)
+        Ok(Backlog {
+            records: std::mem::take(&mut state.pending_at_open),
+            next_seq: state.next_seq,
+        })
     }
 
-    async fn pending(&self) -> Result<Vec<(u64, OutboxRecord)>, OutboxError> {
+    async fn append(&self, records: &[(u64, Arc<OutboxRecord>)]) -> Result<(), OutboxError> {
+        let mut framed = BytesMut::new();
+        for (seq, record) in records {
+            frame(*seq, record, &mut framed);
+        }
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(std::mem::take(&mut state.pending_at_open))
+        // One write for the batch: the process can die after it, not in the middle of a record
+        // boundary we cannot detect (a torn tail fails its checksum and is cut off at the next open).
+        state.file.write_all(&framed).map_err(self.io())?;
+        state.len += framed.len() as u64;
+        if let Some((last, _)) = records.last() {
+            state.last_appended = *last;
+            state.next_seq = last + 1;
+        }
+        Ok(())
     }
 
     async fn acknowledge(&self, through: u64) -> Result<(), OutboxError> {
@@ -169,6 +182,14 @@ mod tests {
 
     use super::*;
 
+    /// Appends one record under the next number, as the bus would.
+    async fn push(outbox: &FileOutbox, next: &mut u64, record: OutboxRecord) -> u64 {
+        let seq = *next;
+        outbox.append(&[(seq, Arc::new(record))]).await.unwrap();
+        *next += 1;
+        seq
+    }
+
     fn record(n: u8) -> OutboxRecord {
         OutboxRecord {
             topic: format!("t/{n}"),
@@ -187,17 +208,22 @@ mod tests {
         let path = dir.path().join("outbox");
         {
             let outbox = FileOutbox::open(&path).unwrap();
-            for n in 1..=5 {
-                assert_eq!(outbox.append(&record(n)).await.unwrap(), u64::from(n));
-            }
+            let mut next = outbox.backlog().await.unwrap().next_seq;
+            assert_eq!(next, 1);
+            let batch: Vec<_> = (1..=5u8)
+                .map(|n| (u64::from(n), Arc::new(record(n))))
+                .collect();
+            outbox.append(&batch).await.unwrap();
+            next += 5;
             outbox.acknowledge(2).await.unwrap();
+            assert_eq!(next, 6);
         }
         let outbox = FileOutbox::open(&path).unwrap();
-        let pending = outbox.pending().await.unwrap();
-        let seqs: Vec<u64> = pending.iter().map(|(s, _)| *s).collect();
+        let backlog = outbox.backlog().await.unwrap();
+        let seqs: Vec<u64> = backlog.records.iter().map(|(s, _)| *s).collect();
         assert_eq!(seqs, [3, 4, 5]);
-        assert_eq!(pending[0].1, record(3));
-        assert_eq!(outbox.append(&record(6)).await.unwrap(), 6);
+        assert_eq!(backlog.records[0].1, record(3));
+        assert_eq!(backlog.next_seq, 6);
     }
 
     #[tokio::test]
@@ -206,19 +232,21 @@ mod tests {
         let path = dir.path().join("outbox");
         {
             let outbox = FileOutbox::open(&path).unwrap();
-            outbox.append(&record(1)).await.unwrap();
-            outbox.append(&record(2)).await.unwrap();
+            let mut next = 1;
+            push(&outbox, &mut next, record(1)).await;
+            push(&outbox, &mut next, record(2)).await;
         }
         let len = std::fs::metadata(&path).unwrap().len();
         let file = OpenOptions::new().write(true).open(&path).unwrap();
         file.set_len(len - 3).unwrap();
         let outbox = FileOutbox::open(&path).unwrap();
-        let pending = outbox.pending().await.unwrap();
-        assert_eq!(pending.len(), 1);
-        assert_eq!(outbox.append(&record(3)).await.unwrap(), 2);
+        let backlog = outbox.backlog().await.unwrap();
+        assert_eq!(backlog.records.len(), 1);
+        let mut next = backlog.next_seq;
+        assert_eq!(push(&outbox, &mut next, record(3)).await, 2);
         drop(outbox);
         let reopened = FileOutbox::open(&path).unwrap();
-        assert_eq!(reopened.pending().await.unwrap().len(), 2);
+        assert_eq!(reopened.backlog().await.unwrap().records.len(), 2);
     }
 
     #[tokio::test]
@@ -227,8 +255,9 @@ mod tests {
         let path = dir.path().join("outbox");
         std::fs::write(&path, b"\xff\xff\xff\xffnot an outbox at all").unwrap();
         let outbox = FileOutbox::open(&path).unwrap();
-        assert!(outbox.pending().await.unwrap().is_empty());
-        assert_eq!(outbox.append(&record(1)).await.unwrap(), 1);
+        let backlog = outbox.backlog().await.unwrap();
+        assert!(backlog.records.is_empty());
+        assert_eq!(backlog.next_seq, 1);
     }
 
     #[tokio::test]
@@ -240,13 +269,14 @@ mod tests {
             payload: Bytes::from(vec![0u8; 1 << 20]),
             ..record(0)
         };
+        let mut next = 1;
         for _ in 0..5 {
-            outbox.append(&big).await.unwrap();
+            push(&outbox, &mut next, big.clone()).await;
         }
         outbox.acknowledge(5).await.unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
         drop(outbox);
         let outbox = FileOutbox::open(&path).unwrap();
-        assert_eq!(outbox.append(&record(1)).await.unwrap(), 6);
+        assert_eq!(outbox.backlog().await.unwrap().next_seq, 6);
     }
 }

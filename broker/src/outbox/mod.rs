@@ -6,9 +6,10 @@ mod database;
 mod file;
 mod record;
 
-use std::{path::PathBuf, sync::Mutex};
+use std::{path::PathBuf, sync::Arc};
 
 pub use database::DatabaseOutbox;
+
 pub use file::FileOutbox;
 pub use record::OutboxRecord;
 
@@ -46,13 +47,23 @@ impl std::fmt::Debug for OutboxConfig {
     }
 }
 
-/// Storage for undelivered records, numbered by an increasing sequence.
+/// What an outbox held when it was opened.
+pub struct Backlog {
+    /// Every record not yet acknowledged, in sequence order.
+    pub records: Vec<(u64, OutboxRecord)>,
+    /// The first sequence number free for new records.
+    pub next_seq: u64,
+}
+
+/// Storage for undelivered records, numbered by an increasing sequence the bus assigns. The bus
+/// appends in batches (a burst of events costs one write or one INSERT, not one each) from a single
+/// writer, in sequence order.
 #[async_trait::async_trait]
 pub trait OutboxStore: Send + Sync {
-    /// Stores a record and returns its sequence number.
-    async fn append(&self, record: &OutboxRecord) -> Result<u64, OutboxError>;
-    /// Every record not yet acknowledged, in sequence order (read once at start).
-    async fn pending(&self) -> Result<Vec<(u64, OutboxRecord)>, OutboxError>;
+    /// What is stored (read once, at start).
+    async fn backlog(&self) -> Result<Backlog, OutboxError>;
+    /// Stores records under their (new, increasing) sequence numbers; they are durable when it returns.
+    async fn append(&self, records: &[(u64, Arc<OutboxRecord>)]) -> Result<(), OutboxError>;
     /// Forgets every record up to and including `through`.
     async fn acknowledge(&self, through: u64) -> Result<(), OutboxError>;
 }
@@ -64,26 +75,25 @@ pub(crate) async fn open(
     Ok(match config {
         OutboxConfig::File(path) => Box::new(FileOutbox::open(&path)?),
         OutboxConfig::Database(db) => Box::new(DatabaseOutbox::open(db, owner).await?),
-        OutboxConfig::Memory => Box::new(MemoryOutbox::default()),
+        OutboxConfig::Memory => Box::new(MemoryOutbox),
     })
 }
 
-/// Numbers records but keeps nothing: delivery is still in order and retried while the process lives.
+/// Keeps nothing: delivery is still in order and retried while the process lives.
 #[derive(Default)]
-pub struct MemoryOutbox {
-    next: Mutex<u64>,
-}
+pub struct MemoryOutbox;
 
 #[async_trait::async_trait]
 impl OutboxStore for MemoryOutbox {
-    async fn append(&self, _record: &OutboxRecord) -> Result<u64, OutboxError> {
-        let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
-        *next += 1;
-        Ok(*next)
+    async fn backlog(&self) -> Result<Backlog, OutboxError> {
+        Ok(Backlog {
+            records: Vec::new(),
+            next_seq: 1,
+        })
     }
 
-    async fn pending(&self) -> Result<Vec<(u64, OutboxRecord)>, OutboxError> {
-        Ok(Vec::new())
+    async fn append(&self, _records: &[(u64, Arc<OutboxRecord>)]) -> Result<(), OutboxError> {
+        Ok(())
     }
 
     async fn acknowledge(&self, _through: u64) -> Result<(), OutboxError> {

@@ -70,4 +70,12 @@ async fn flush(
         Ok(n) => tracing::debug!(devices = batch.len(), rows = n, "lastseen batch written"),
         Err(e) => tracing::warn!(devices = batch.len(), error = %e, "lastseen batch failed"),
     }
+    // A tunnel that ended between the check above and the batch's UPDATE had its disconnect written
+    // first and then overwritten as connected: write the disconnect again. (One that ends later writes
+    // its own disconnect after this batch.)
+    for guid in batch.iter().filter(|g| !still_here(g)) {
+        if let Err(e) = registry.mark_disconnected(guid).await {
+            tracing::warn!(guid, error = %e, "re-marking a device disconnected failed");
+        }
+    }
 }
