@@ -12,7 +12,7 @@ pub mod topic_filter;
 
 pub use acl::{Access, Acl};
 pub use bus::{
-    BrokerUrl, BrokerUrlError, Bus, BusConfig, BusError, Delivery, DeliveryError, LastWill,
+    BrokerUrl, BrokerUrlError, Bus, BusConfig, BusError, Delivery, DeliveryError, LastWill, Stored,
     Subscription,
 };
 pub use credentials::{Credentials, CredentialsError};

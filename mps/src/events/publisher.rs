@@ -105,8 +105,11 @@ impl Publisher {
         }
     }
 
+    /// Queues the event and moves on: a connect storm's events are stored in a few outbox writes, in
+    /// order. (Awaiting each one cost a write per event: 10,000 connects took seconds to be heard.)
+    /// The outbox writer logs a write that fails.
     async fn publish<E: schemas::Event>(&self, topic: Topic, event: &E) {
-        if let Err(error) = self.bus.publish(&topic, event).await {
+        if let Err(error) = self.bus.publish_queued(&topic, event) {
             tracing::error!(%error, topic = ?topic, "event not published");
         }
     }
