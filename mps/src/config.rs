@@ -22,6 +22,9 @@ pub struct MpsConfig {
     pub web_port: u16,
     /// Address both listeners bind to.
     pub bind_address: String,
+    /// Address the REST and relay listener binds; empty: `bind_address`. `openamt up` keeps it on
+    /// loopback, where only the gateway (which checks the JWT) reaches it.
+    pub web_bind_address: String,
     /// CN of the generated CIRA server certificate.
     pub common_name: String,
     pub jwt_secret: String,
@@ -54,8 +57,19 @@ pub struct MpsConfig {
     pub global_cira_credentials: Option<GlobalCiraCredentials>,
     /// Seconds a new CIRA connection may take to finish its TLS handshake.
     pub tls_handshake_timeout_secs: u64,
+    /// Seconds a CIRA connection may take from its TLS handshake to a successful USERAUTH; a client
+    /// that connects and never authenticates is dropped then.
+    pub cira_auth_timeout_secs: u64,
     /// Seconds without any CIRA traffic before the tunnel is closed (reference: 90).
     pub cira_idle_timeout_secs: u64,
+    /// Failed password checks (CIRA USERAUTH, REST login) one address may make before its further
+    /// attempts are delayed.
+    pub auth_free_failures: u32,
+    /// The delay after the first failure past the free ones, milliseconds; it doubles with each
+    /// further failure.
+    pub auth_failure_delay_ms: u64,
+    /// The longest such delay, milliseconds.
+    pub auth_failure_max_delay_ms: u64,
     /// Seconds one WS-Man call over CIRA may take.
     pub wsman_timeout_secs: u64,
     /// WS-Man calls in flight per device.
@@ -101,6 +115,7 @@ impl std::fmt::Debug for MpsConfig {
             .field("port", &self.port)
             .field("web_port", &self.web_port)
             .field("bind_address", &self.bind_address)
+            .field("web_bind_address", &self.web_bind_address)
             .field("common_name", &self.common_name)
             .field("jwt_secret", &"<redacted>")
             .field("jwt_issuer", &self.jwt_issuer)
@@ -149,6 +164,7 @@ impl Default for MpsConfig {
             port: 4433,
             web_port: 3000,
             bind_address: "0.0.0.0".into(),
+            web_bind_address: String::new(),
             common_name: "localhost".into(),
             jwt_secret: String::new(),
             jwt_issuer: "9EmRJTbIiIb4bIeSsmgcWIjrR6HyETqc".into(),
@@ -171,7 +187,11 @@ impl Default for MpsConfig {
             data_dir: PathBuf::from("data"),
             global_cira_credentials: None,
             tls_handshake_timeout_secs: 10,
+            cira_auth_timeout_secs: 30,
             cira_idle_timeout_secs: 90,
+            auth_free_failures: 5,
+            auth_failure_delay_ms: 1_000,
+            auth_failure_max_delay_ms: 30_000,
             wsman_timeout_secs: 30,
             wsman_max_concurrent: 3,
             lastseen_flush_ms: 5_000,
@@ -182,6 +202,21 @@ impl Default for MpsConfig {
 }
 
 impl MpsConfig {
+    /// How password guessing is slowed down (CIRA USERAUTH and the REST login alike).
+    pub fn auth_throttle(&self) -> crate::throttle::ThrottlePolicy {
+        crate::throttle::ThrottlePolicy {
+            free_failures: self.auth_free_failures,
+            base_delay: std::time::Duration::from_millis(self.auth_failure_delay_ms),
+            max_delay: std::time::Duration::from_millis(
+                self.auth_failure_max_delay_ms
+                    .max(self.auth_failure_delay_ms),
+            ),
+            // A handful queued per address; more are turned away at once instead of piling up.
+            max_waiting: 8,
+            forget_after: std::time::Duration::from_secs(15 * 60),
+        }
+    }
+
     /// The reference clamps a bad window to the default rather than refusing to start.
     pub fn effective_window(&self) -> u32 {
         if (CIRA_WINDOW_MIN..=CIRA_WINDOW_MAX).contains(&self.cira_window_size) {

@@ -20,9 +20,15 @@ pub mod relay;
 pub mod rest;
 mod server;
 mod service;
+pub mod throttle;
 pub mod tls;
 pub mod wsman_client;
 
 pub use config::{GlobalCiraCredentials, MpsConfig};
 pub use server::{MpsDeps, RunningMps, serve, start};
 pub use service::{Mps, PowerError, Registered, RemoveError};
+
+/// Compares secrets in time that depends on their length only, not on where they differ.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -115,7 +115,11 @@ pub async fn start(
     );
 
     let bind = |port: u16| format!("{}:{}", config.bind_address, port);
-    let rest_listener = TcpListener::bind(bind(config.web_port))
+    let web_bind = match config.web_bind_address.as_str() {
+        "" => bind(config.web_port),
+        address => format!("{address}:{}", config.web_port),
+    };
+    let rest_listener = TcpListener::bind(web_bind)
         .await
         .context("binding the web port")?;
     let cira_listener = TcpListener::bind(bind(config.port))
@@ -152,7 +156,10 @@ pub async fn start(
     let rest = tokio::spawn(async move {
         axum::serve(
             rest_listener,
-            axum::ServiceExt::<axum::extract::Request>::into_make_service(app),
+            // The peer address: the login throttle counts failures per client.
+            axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+                std::net::SocketAddr,
+            >(app),
         )
         .with_graceful_shutdown(rest_shutdown.cancelled_owned())
         .await

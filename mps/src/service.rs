@@ -11,6 +11,7 @@ use crate::cira::Connections;
 use crate::config::MpsConfig;
 use crate::registry::lastseen::LastSeen;
 use crate::registry::{Device, Registry, RegistryError};
+use crate::throttle::Throttle;
 use crate::tls::MpsCerts;
 
 /// Shared state of one MPS instance. Cheap to clone.
@@ -27,6 +28,8 @@ struct Inner {
     connections: Arc<Connections>,
     certs: Option<MpsCerts>,
     last_seen: LastSeen,
+    cira_throttle: Throttle,
+    login_throttle: Throttle,
 }
 
 /// What POST /devices did.
@@ -45,8 +48,11 @@ impl Mps {
         last_seen: LastSeen,
     ) -> Self {
         let instance = config.effective_instance_name();
+        let throttle = config.auth_throttle();
         Self {
             inner: Arc::new(Inner {
+                cira_throttle: Throttle::new(throttle),
+                login_throttle: Throttle::new(throttle),
                 config,
                 instance,
                 registry,
@@ -78,6 +84,14 @@ impl Mps {
     }
     pub(crate) fn last_seen(&self) -> &LastSeen {
         &self.inner.last_seen
+    }
+    /// Failed CIRA USERAUTH checks per device address.
+    pub(crate) fn cira_throttle(&self) -> &Throttle {
+        &self.inner.cira_throttle
+    }
+    /// Failed REST logins per client address.
+    pub(crate) fn login_throttle(&self) -> &Throttle {
+        &self.inner.login_throttle
     }
 
     /// Register or update a device (POST /devices, and RPS's "activation succeeded" on the bus).

@@ -182,6 +182,11 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         // The name devices dial for CIRA; the certificate covers it (and loopback).
         mps_config.common_name = name.clone();
     }
+    // MPS's REST port does not check the login JWT (the gateway does, as Kong does for the
+    // reference), so it stays on loopback; CIRA listens on every interface.
+    if std::env::var_os("MPS_WEB_BIND_ADDRESS").is_none() {
+        mps_config.web_bind_address = "127.0.0.1".into();
+    }
     // The router (in this process) reaches MPS on loopback.
     mps_config.instance_address = format!("127.0.0.1:{}", mps_config.web_port);
     mps_config.global_cira_credentials = enrolment.as_ref().map(|e| mps::GlobalCiraCredentials {
@@ -229,6 +234,11 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     }
     rps_config.secrets_provider = "local".into();
     rps_config.secrets_dir = data_dir.join("secrets");
+    // Devices activate and users administer through the gateway (/activate, /rps): RPS itself stays on
+    // loopback, like MPS's REST port.
+    if std::env::var_os("RPS_WEB_HOST").is_none() {
+        rps_config.web_host = std::net::Ipv4Addr::LOCALHOST.into();
+    }
     let rps_bus = Bus::connect(bus_config(
         &broker,
         data_dir,

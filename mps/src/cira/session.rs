@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::channel::{ChannelError, ChannelStream};
 use super::connections::{DeviceConnection, DisconnectCause};
+use crate::constant_time_eq;
 use crate::registry::Device;
 use crate::service::Mps;
 
@@ -54,6 +55,8 @@ const KEEPALIVE_INTERVAL: u32 = 30;
 const KEEPALIVE_TIMEOUT: u32 = 0;
 /// After this many tcpip-forward requests the keep-alive options go out even without port 5900.
 const KEEPALIVE_OPTIONS_AFTER: u32 = 7;
+/// The log reason when the secret store cannot be read during USERAUTH.
+const SECRETS_UNAVAILABLE: &str = "secret store unavailable";
 /// Read chunk; allocated only while bytes are arriving.
 const READ_CHUNK: usize = 4096;
 
@@ -88,6 +91,10 @@ enum End {
     Io(std::io::Error),
     NotAllowed,
     AuthFailed,
+    /// A message out of the handshake's order.
+    Unexpected(&'static str),
+    /// No successful USERAUTH within the authentication timeout.
+    AuthTimeout,
     Replaced,
     Shutdown,
     DeviceDisconnect,
@@ -160,6 +167,12 @@ impl Session {
             End::AuthFailed => {
                 tracing::warn!(guid, peer = ?peer, "CIRA: closing connection after failed authentication")
             }
+            End::AuthTimeout => {
+                tracing::warn!(guid, peer = ?peer, "CIRA: closing connection that did not authenticate in time")
+            }
+            End::Unexpected(what) => {
+                tracing::warn!(guid, peer = ?peer, what, "CIRA: closing connection on a message out of order")
+            }
             other => tracing::info!(guid, peer = ?peer, reason = ?other, "CIRA: connection closed"),
         }
         let (cause, detail) = disconnect_cause(&end, &shutdown);
@@ -169,7 +182,14 @@ impl Session {
     async fn event_loop(&mut self, shutdown: &CancellationToken) -> End {
         let idle = Duration::from_secs(self.mps.config().cira_idle_timeout_secs.max(1));
         let mut deadline = Instant::now() + idle;
-        let mut maybe_buffered = false;
+        // A client that finished TLS but never authenticates holds a socket and a task: it gets a
+        // fixed time to do so, however chatty it is meanwhile.
+        let auth_deadline =
+            Instant::now() + Duration::from_secs(self.mps.config().cira_auth_timeout_secs.max(1));
+        // The TLS handshake may have read the device's first APF bytes along with its last
+        // handshake record: they wait in the TLS layer, and the socket may never turn readable for
+        // them. So the loop starts with a read.
+        let mut maybe_buffered = true;
         loop {
             // Read what is there without blocking: the TLS layer may hold decrypted bytes.
             if maybe_buffered || !self.acc.is_empty() {
@@ -221,6 +241,9 @@ impl Session {
                     }
                 }
                 _ = tokio::time::sleep_until(deadline) => return End::Idle,
+                _ = tokio::time::sleep_until(auth_deadline), if self.conn.is_none() => {
+                    return End::AuthTimeout;
+                }
                 _ = self.closed.cancelled() => return End::Replaced,
                 _ = shutdown.cancelled() => return End::Shutdown,
             }
@@ -295,6 +318,20 @@ impl Session {
     }
 
     async fn message(&mut self, msg: Message) -> Option<End> {
+        // Before USERAUTH succeeds a device may only introduce itself and authenticate.
+        if self.conn.is_none()
+            && !matches!(
+                msg,
+                Message::ProtocolVersion(_)
+                    | Message::ServiceRequest { .. }
+                    | Message::UserauthRequest(_)
+                    | Message::KeepaliveRequest { .. }
+                    | Message::KeepaliveReply { .. }
+                    | Message::Disconnect(_)
+            )
+        {
+            return Some(End::Unexpected("message before authentication"));
+        }
         match msg {
             Message::ProtocolVersion(pv) => {
                 let guid = pv.guid();
@@ -329,16 +366,39 @@ impl Session {
                 }
             }
             Message::UserauthRequest(req) => {
+                if self.conn.is_some() {
+                    return Some(End::Unexpected("second USERAUTH"));
+                }
+                // Guessing from one address is slowed down: past a few failures its attempts
+                // wait their turn, longer with each failure.
+                let mps = self.mps.clone();
+                let peer = self.tls.get_ref().0.peer_addr().ok()?.ip();
+                let admission = match mps.cira_throttle().admit(peer).await {
+                    Ok(admission) => admission,
+                    Err(e) => {
+                        tracing::warn!(%peer, error = %e, "CIRA: authentication attempt refused");
+                        return Some(End::AuthFailed);
+                    }
+                };
                 let ok = self.authenticate(&req).await;
                 match ok {
                     Ok(conn) => {
+                        admission.succeeded();
                         self.conn = Some(conn);
                         self.send(&Message::UserauthSuccess);
                     }
                     Err(reason) => {
+                        // A store that cannot answer is not the device's fault.
+                        let failures = if reason == SECRETS_UNAVAILABLE {
+                            0
+                        } else {
+                            admission.failed()
+                        };
                         tracing::warn!(
                             guid = self.guid.as_deref().unwrap_or(""),
+                            %peer,
                             reason,
+                            failures,
                             "CIRA: authentication failed"
                         );
                         // The reference's 15-byte failure, then the connection ends: AMT
@@ -473,7 +533,7 @@ impl Session {
             .mps
             .device_secrets(&guid)
             .await
-            .map_err(|_| "secret store unavailable")?;
+            .map_err(|_| SECRETS_UNAVAILABLE)?;
         let by_row = match (
             &self.row,
             secrets.as_ref().and_then(|s| s.mps_password.as_deref()),
@@ -730,7 +790,8 @@ fn disconnect_cause(end: &End, shutdown: &CancellationToken) -> (DisconnectCause
         // An explicit drop: the REST disconnect route, or every tunnel at shutdown.
         End::Replaced if shutdown.is_cancelled() => (DisconnectCause::Shutdown, String::new()),
         End::Replaced => (DisconnectCause::Administrative, String::new()),
-        End::PeerClosed | End::NotAllowed | End::AuthFailed | End::HttpProbe => {
+        End::Unexpected(what) => (DisconnectCause::ProtocolError, (*what).to_owned()),
+        End::PeerClosed | End::NotAllowed | End::AuthFailed | End::AuthTimeout | End::HttpProbe => {
             (DisconnectCause::ConnectionLost, String::new())
         }
     }
@@ -755,8 +816,4 @@ fn flush_channel(ch: &mut Chan, out: &mut BytesMut) {
     if ch.send_buf.is_empty() && ch.send_buf.capacity() > 0 {
         ch.send_buf = BytesMut::new();
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -1,13 +1,14 @@
 //! `POST /api/v1/authorize` (the login JWT) and `GET /api/v1/authorize/redirection/:guid` (the
 //! short-lived token the redirection relay accepts), with the reference's claims.
 
+use std::net::{IpAddr, SocketAddr};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -77,7 +78,27 @@ pub fn verify_redirection_token(
         .then_some(data.claims)
 }
 
-async fn login(State(mps): State<Mps>, JsonBody(body): JsonBody) -> Response {
+/// The address a login came from: the one the nearest proxy (Kong, the gateway) appended to
+/// `X-Forwarded-For`, else the TCP peer. Only proxies reach MPS's REST port in a deployment, so the
+/// header's last entry is the proxy's own observation, not the client's claim.
+fn client_address(headers: &HeaderMap, peer: Option<SocketAddr>) -> Option<IpAddr> {
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .next_back()
+        .and_then(|last| last.trim().parse().ok())
+        .or(peer.map(|p| p.ip()))
+}
+
+async fn login(
+    State(mps): State<Mps>,
+    // Absent when the router is driven without a listener (tests).
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Response {
     let mut c = Checks::new();
     let user = body.get("username");
     c.check(
@@ -115,14 +136,37 @@ async fn login(State(mps): State<Mps>, JsonBody(body): JsonBody) -> Response {
     }
     let user = v::js_string(user);
     let pass = v::js_string(pass);
-    if !user.eq_ignore_ascii_case(&cfg.web_admin_user) || pass != cfg.web_admin_password {
-        tracing::info!(username = %user, "login refused");
+    // Guessing is slowed down per client address: past a few failures each attempt waits its turn.
+    let address = client_address(&headers, peer.map(|Extension(ConnectInfo(p))| p))
+        .unwrap_or(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED));
+    let admission = match mps.login_throttle().admit(address).await {
+        Ok(admission) => admission,
+        Err(e) => {
+            tracing::warn!(%address, error = %e, "login refused: too many failed attempts");
+            let retry_after = e.retry_after.as_secs().max(1);
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, retry_after.to_string())],
+                Json(json!({
+                    "message": format!("Too many failed login attempts. Try again in {retry_after} seconds.")
+                })),
+            )
+                .into_response();
+        }
+    };
+    let right_user = user.eq_ignore_ascii_case(&cfg.web_admin_user);
+    let right_password =
+        crate::constant_time_eq(pass.as_bytes(), cfg.web_admin_password.as_bytes());
+    if !right_user || !right_password {
+        let failures = admission.failed();
+        tracing::info!(username = %user, %address, failures, "login refused");
         return (
             StatusCode::UNAUTHORIZED,
             Json(json!({ "message": "Incorrect Username and/or Password!" })),
         )
             .into_response();
     }
+    admission.succeeded();
     match sign(cfg, "", "*", cfg.jwt_expiration) {
         Ok(token) => Json(json!({ "token": token })).into_response(),
         Err(e) => {
