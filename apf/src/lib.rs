@@ -20,6 +20,8 @@
 //! # }
 //! ```
 
+#[cfg(feature = "bench")]
+pub mod bench;
 mod codec;
 pub mod consts;
 mod decode;

@@ -8,6 +8,8 @@
 //!
 //! [`start`] binds (port 0 works) and returns the address; [`serve`] runs until shutdown.
 
+#[cfg(feature = "bench")]
+pub mod bench;
 pub mod learn;
 mod server;
 pub mod table;

@@ -11,6 +11,8 @@
 //!   Vault paths, never in the database and never in a response.
 
 pub mod activation;
+#[cfg(feature = "bench")]
+pub mod bench;
 pub mod bus;
 pub mod config;
 pub mod db;

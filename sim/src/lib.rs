@@ -1,6 +1,8 @@
 //! sim
 
 pub mod agent;
+#[cfg(feature = "bench")]
+pub mod bench;
 pub mod cira;
 pub mod cli_activate;
 pub mod cli_cira;

@@ -11,6 +11,8 @@
 
 pub mod assets;
 pub mod auth;
+#[cfg(feature = "bench")]
+pub mod bench;
 pub mod config;
 pub mod live;
 mod server;
