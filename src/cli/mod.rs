@@ -76,9 +76,8 @@ enum Command {
     /// Simulated Intel AMT devices.
     #[command(subcommand)]
     Sim(sim::SimCommand),
-    /// Measure a part of the system and print the figures.
-    #[command(subcommand)]
-    Bench(bench::BenchCommand),
+    /// Measure a part of the system and print the figures (`openamt bench all`: every one).
+    Bench(bench::BenchArgs),
 }
 
 impl Cli {
@@ -94,7 +93,7 @@ impl Cli {
             Command::Health(args) => health::run(args).await,
             Command::Events(args) => events::run(args).await,
             Command::Sim(command) => sim::run(command).await,
-            Command::Bench(command) => bench::run(command).await,
+            Command::Bench(args) => bench::run(args).await,
         }
     }
 }

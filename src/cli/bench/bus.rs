@@ -1,43 +1,17 @@
-//! `openamt bench ...`: committed benchmarks that print their figures.
+//! `openamt bench bus`: QoS 1 publish rate and publish → receive latency through the bus client
+//! (outbox included), via the embedded broker and via Mosquitto.
 
 use std::{net::SocketAddr, time::Duration};
 
 use anyhow::Context;
+use broker::bench::BusFigures;
 use broker::{BusConfig, Credentials, EmbeddedBroker, EmbeddedBrokerConfig};
 
-#[derive(clap::Subcommand)]
-pub enum BenchCommand {
-    /// QoS 1 publish rate and publish→receive latency through the embedded broker and Mosquitto.
-    Bus(BusBenchArgs),
-    /// MPS with simulated devices in another process: connects/s, memory per tunnel, idle CPU,
-    /// connect→event latency, power round trips over REST and MQTT.
-    Mps(MpsBenchArgs),
-}
+use super::table::{Row, ms, thousands};
 
-#[derive(clap::Args)]
-pub struct MpsBenchArgs {
-    /// Simulated devices.
-    #[arg(long, default_value_t = 10_000)]
-    pub devices: u64,
-    /// TLS handshakes the devices keep in flight.
-    #[arg(long, default_value_t = 256)]
-    pub handshakes: usize,
-    /// Seconds every tunnel idles while MPS's CPU is measured (keep-alives every 30 s).
-    #[arg(long, default_value_t = 30)]
-    pub idle_secs: u64,
-    /// Power actions per transport.
-    #[arg(long, default_value_t = 1000)]
-    pub power_calls: usize,
-    /// Power actions in flight in the concurrent round.
-    #[arg(long, default_value_t = 16)]
-    pub in_flight: usize,
-    /// A Postgres server for MPS's database (a scratch database is made and dropped); SQLite otherwise.
-    #[arg(long)]
-    pub postgres: Option<String>,
-    /// Keep MPS's event outbox in a file instead of its database.
-    #[arg(long)]
-    pub outbox_file: bool,
-}
+/// Issue 2's aims on this 2-core machine.
+const AIM_RATE: &str = "≥ 10,000 events/s";
+const AIM_P99: &str = "p99 < 5 ms";
 
 #[derive(clap::Args)]
 pub struct BusBenchArgs {
@@ -55,30 +29,6 @@ pub struct BusBenchArgs {
     pub no_mosquitto: bool,
 }
 
-pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
-    match command {
-        BenchCommand::Bus(args) => bus(args).await,
-        BenchCommand::Mps(args) => mps_bench(args).await,
-    }
-}
-
-async fn mps_bench(args: MpsBenchArgs) -> anyhow::Result<()> {
-    // The devices run as `openamt sim cira` in a child process of this very binary.
-    let command = mps::bench::DeviceCommand::this_executable(["sim", "cira"])?;
-    let mut options = mps::bench::BenchOptions::new(command);
-    options.devices = args.devices;
-    options.handshakes = args.handshakes;
-    options.idle = Duration::from_secs(args.idle_secs);
-    options.power_calls = args.power_calls;
-    options.in_flight = args.in_flight;
-    options.postgres = args.postgres;
-    if args.outbox_file {
-        options.outbox = mps::bench::Outbox::File;
-    }
-    println!("{}", mps::bench::run(options).await?);
-    Ok(())
-}
-
 fn client(url: &str, ca: &str, credentials: &Credentials, user: &str) -> anyhow::Result<BusConfig> {
     let password = credentials.password(user).context("bench credentials")?;
     let mut config = BusConfig::new(
@@ -92,7 +42,7 @@ fn client(url: &str, ca: &str, credentials: &Credentials, user: &str) -> anyhow:
     Ok(config)
 }
 
-async fn bus(args: BusBenchArgs) -> anyhow::Result<()> {
+pub async fn run(args: BusBenchArgs) -> anyhow::Result<Vec<Row>> {
     let dir = tempfile::tempdir()?;
     println!(
         "bus benchmark: {} events as fast as the bus takes them, then {}/s for {} s; QoS 1, file outbox, TLS",
@@ -124,6 +74,7 @@ async fn bus(args: BusBenchArgs) -> anyhow::Result<()> {
     .await?;
     println!("{figures}");
     embedded.close();
+    let mut rows = rows("embedded broker", &figures);
 
     if !args.no_mosquitto {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
@@ -157,6 +108,25 @@ async fn bus(args: BusBenchArgs) -> anyhow::Result<()> {
             "{figures} | mosquitto CPU {:.1} µs/event",
             broker_cpu.as_secs_f64() * 1e6 / total
         );
+        rows.extend(self::rows("Mosquitto", &figures));
     }
-    Ok(())
+    Ok(rows)
+}
+
+fn rows(broker: &str, f: &BusFigures) -> Vec<Row> {
+    vec![
+        Row::new(
+            format!("bus via {broker}: sustained QoS 1 rate"),
+            format!("{} events/s", thousands(f.rate)),
+            AIM_RATE,
+        ),
+        Row::new(
+            format!(
+                "bus via {broker}: publish → receive p50 / p99 at {}/s",
+                thousands(f64::from(f.paced_rate))
+            ),
+            format!("{} / {} ms", ms(f.latency_p50), ms(f.latency_p99)),
+            AIM_P99,
+        ),
+    ]
 }
