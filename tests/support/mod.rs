@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 
 pub mod balancer;
+pub mod cira;
+pub mod leaks;
 pub mod postgres;
 
 use std::{
@@ -86,6 +88,17 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Where `openamt up`'s logs go: appended to `<dir>/logs/openamt-up.log`, for the secrets check.
+pub fn up_log(dir: &Path) -> std::fs::File {
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&logs).expect("log directory");
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(logs.join("openamt-up.log"))
+        .expect("log file")
+}
+
 /// `start_up` with extra environment variables.
 pub fn start_up_with(dir: &Path, env: &[(&str, String)]) -> Up {
     let mut command = openamt(dir);
@@ -103,7 +116,7 @@ pub fn start_up_with(dir: &Path, env: &[(&str, String)]) -> Up {
             ])
             .args(["--router-listen", "127.0.0.1:0"])
             .stdout(Stdio::piped())
-            .stderr(Stdio::null()),
+            .stderr(up_log(dir)),
     );
     let stdout = BufReader::new(process.child().stdout.take().expect("stdout"));
     let mut banner = String::new();

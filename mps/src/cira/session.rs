@@ -55,7 +55,9 @@ const KEEPALIVE_INTERVAL: u32 = 30;
 const KEEPALIVE_TIMEOUT: u32 = 0;
 /// After this many tcpip-forward requests the keep-alive options go out even without port 5900.
 const KEEPALIVE_OPTIONS_AFTER: u32 = 7;
-/// The log reason when the secret store cannot be read during USERAUTH.
+/// USERAUTH refusal reasons (logged; only the first counts as a guess).
+const WRONG_CREDENTIALS: &str = "wrong CIRA credentials";
+const NOTHING_ON_RECORD: &str = "no CIRA credentials on record for this device";
 const SECRETS_UNAVAILABLE: &str = "secret store unavailable";
 /// Read chunk; allocated only while bytes are arriving.
 const READ_CHUNK: usize = 4096;
@@ -388,11 +390,13 @@ impl Session {
                         self.send(&Message::UserauthSuccess);
                     }
                     Err(reason) => {
-                        // A store that cannot answer is not the device's fault.
-                        let failures = if reason == SECRETS_UNAVAILABLE {
-                            0
-                        } else {
+                        let failures = if reason == WRONG_CREDENTIALS {
                             admission.failed()
+                        } else {
+                            // A store that cannot answer, or a device not registered yet, is
+                            // no guess.
+                            drop(admission);
+                            0
                         };
                         tracing::warn!(
                             guid = self.guid.as_deref().unwrap_or(""),
@@ -555,7 +559,22 @@ impl Session {
                         && constant_time_eq(g.password.as_bytes(), password.expose())
                 });
         if !by_row && !by_global {
-            return Err("wrong CIRA credentials");
+            // Only a guess at credentials that exist counts against the address: a device RPS has
+            // just activated may connect before MPS has registered it, and a whole NAT'd fleet of
+            // those must not be slowed down for it.
+            let row_has_password =
+                self.row.is_some() && secrets.as_ref().is_some_and(|s| s.mps_password.is_some());
+            let global_username = self
+                .mps
+                .config()
+                .global_cira_credentials
+                .as_ref()
+                .is_some_and(|g| constant_time_eq(g.username.as_bytes(), username));
+            return Err(if row_has_password || global_username {
+                WRONG_CREDENTIALS
+            } else {
+                NOTHING_ON_RECORD
+            });
         }
         let mut amt_password = secrets.as_ref().and_then(|s| s.amt_password.clone());
         if by_global && self.row.is_none() {
