@@ -81,11 +81,20 @@ impl ServiceBusArgs {
         }
         config.outbox = match (&self.outbox, database) {
             (Some(file), _) => OutboxConfig::File(file.clone()),
-            (None, Some(url)) => OutboxConfig::Database(
-                sea_orm::Database::connect(url)
-                    .await
-                    .context("opening the database for the event outbox")?,
-            ),
+            (None, Some(url)) => {
+                // Its own small pool; a database that is down fails a call after 10 s, and the outbox
+                // sends events from memory meanwhile (see the broker's outbox writer).
+                let mut options = sea_orm::ConnectOptions::new(url.to_owned());
+                options
+                    .max_connections(4)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .sqlx_logging(false);
+                OutboxConfig::Database(
+                    sea_orm::Database::connect(options)
+                        .await
+                        .context("opening the database for the event outbox")?,
+                )
+            }
             (None, None) => OutboxConfig::Memory,
         };
         Ok(Some(Bus::connect(config).await?))

@@ -1,10 +1,7 @@
 //! The task that owns the MQTT event loop: connection state, acknowledgements, re-subscription and
 //! dispatch of incoming messages.
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{sync::Arc, time::Duration};
 
 use rumqttc::v5::{
     ConnectionError, Event, EventLoop,
@@ -17,9 +14,6 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{BusError, Inner, State};
 use crate::{Delivery, topic_filter};
-
-/// Saving the acknowledged position costs a file sync; do it at most this often while busy.
-const SAVE_ACKS_EVERY: Duration = Duration::from_millis(100);
 
 struct Backoff {
     next: Duration,
@@ -79,7 +73,6 @@ pub(super) async fn drive(
     let mut backoff = Backoff {
         next: Backoff::FIRST,
     };
-    let mut last_save = Instant::now();
     loop {
         let event = tokio::select! {
             _ = inner.stop.cancelled() => break,
@@ -110,12 +103,18 @@ pub(super) async fn drive(
                         tracing::error!(%topic, reason = ?ack.reason, "the broker refused an event; it is dropped");
                     }
                     state.outstanding.remove(&seq);
+                    if let Some(waiter) = state.safe_waiters.remove(&seq) {
+                        let _ = waiter.send(Ok(()));
+                    }
                     state.acked_through = state
                         .outstanding
                         .keys()
                         .next()
                         .map_or(state.highest_seq, |first| first - 1);
                     state.ack_unsaved = true;
+                    // The outbox writer records the position (never here: a slow store must not stall
+                    // the connection).
+                    inner.outbox_wake.notify_one();
                     inner.hand_over(&mut state);
                     if state.outstanding.is_empty() {
                         inner.drained.notify_waiters();
@@ -173,31 +172,8 @@ pub(super) async fn drive(
                 }
             }
         }
-        save_acks(&inner, &mut last_save).await;
     }
-    save_acks(&inner, &mut last_save).await;
     inner.connected.send_replace(false);
-}
-
-/// Persists the acknowledged position when it moved, at most every `SAVE_ACKS_EVERY` while events
-/// flow and at once when nothing is left waiting.
-async fn save_acks(inner: &Inner, last_save: &mut Instant) {
-    let through = {
-        let mut state = inner.state();
-        if !state.ack_unsaved
-            || (!state.outstanding.is_empty() && last_save.elapsed() < SAVE_ACKS_EVERY)
-        {
-            return;
-        }
-        state.ack_unsaved = false;
-        state.acked_through
-    };
-    *last_save = Instant::now();
-    if let Err(error) = inner.outbox.acknowledge(through).await {
-        // The events were delivered; at worst they are sent again after a restart and dropped as
-        // duplicates by their ids.
-        tracing::warn!(%error, "cannot record delivered events in the outbox");
-    }
 }
 
 fn on_connected(inner: &Inner, session_present: bool) {

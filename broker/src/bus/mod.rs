@@ -7,6 +7,7 @@ mod acks;
 mod config;
 mod delivery;
 mod driver;
+mod writer;
 
 use std::{
     collections::{BTreeMap, HashMap, VecDeque},
@@ -89,6 +90,8 @@ struct Inner {
     state: Mutex<State>,
     connected: watch::Sender<bool>,
     drained: Notify,
+    /// Wakes the outbox writer: the acknowledged position moved.
+    outbox_wake: Notify,
     /// Set by `shutdown` before it disconnects, so the driver ends quietly.
     closing: std::sync::atomic::AtomicBool,
     /// Successful connections so far (1 + reconnections).
@@ -107,8 +110,11 @@ struct State {
     handed: VecDeque<u64>,
     /// Packet id → sequence number, waiting for PUBACK.
     inflight: HashMap<u16, u64>,
-    /// Every record up to this one is in the outbox (stored before it may be sent).
-    durable_through: u64,
+    /// Every record up to this one may be sent: it is stored in the outbox, or the store failed or
+    /// stalled and it is sent from memory until the store takes it (see `writer`).
+    sendable_through: u64,
+    /// Publishers waiting to learn that their event is safe: stored, or acknowledged by the broker.
+    safe_waiters: HashMap<u64, oneshot::Sender<Result<(), String>>>,
     /// Highest sequence number every record up to which is acknowledged.
     acked_through: u64,
     highest_seq: u64,
@@ -155,7 +161,9 @@ impl State {
     }
 }
 
-/// Resolves when a queued event is stored in the outbox (from then on it survives a restart).
+/// Resolves when a queued event is safe: stored in the outbox (from then on it survives a restart), or
+/// acknowledged by the broker, whichever comes first. While the outbox store fails, events are sent
+/// from memory and this resolves once the broker has them.
 pub struct Stored(oneshot::Receiver<Result<(), String>>);
 
 impl Stored {
@@ -175,10 +183,10 @@ impl Stored {
 struct Append {
     seq: u64,
     record: Arc<OutboxRecord>,
-    stored: oneshot::Sender<Result<(), String>>,
 }
 
-/// Records per outbox write at most.
+/// Records the outbox writer takes from its queue per turn at most (a store call takes every record
+/// not stored yet).
 const APPEND_BATCH: usize = 512;
 
 struct SubscriptionEntry {
@@ -195,12 +203,12 @@ impl Inner {
     /// Hands stored outstanding records to the MQTT client while the window allows.
     fn hand_over(&self, state: &mut State) {
         while state.connected && state.handed.len() + state.inflight.len() < WINDOW {
-            if state.next_to_send > state.durable_through {
+            if state.next_to_send > state.sendable_through {
                 break;
             }
             let Some((&seq, record)) = state
                 .outstanding
-                .range(state.next_to_send..=state.durable_through)
+                .range(state.next_to_send..=state.sendable_through)
                 .next()
             else {
                 break;
@@ -302,7 +310,7 @@ impl Bus {
             state.acked_through = first - 1;
             state.next_to_send = *first;
         }
-        state.durable_through = backlog.next_seq - 1;
+        state.sendable_through = backlog.next_seq - 1;
         state.highest_seq = backlog.next_seq - 1;
         for (seq, record) in backlog.records {
             state.outstanding.insert(seq, Arc::new(record));
@@ -325,11 +333,12 @@ impl Bus {
             state: Mutex::new(state),
             connected: watch::channel(false).0,
             drained: Notify::new(),
+            outbox_wake: Notify::new(),
             closing: std::sync::atomic::AtomicBool::new(false),
             connections: std::sync::atomic::AtomicU64::new(0),
             stop: CancellationToken::new(),
         });
-        tokio::spawn(write_outbox(inner.clone(), append_rx));
+        tokio::spawn(writer::run(inner.clone(), append_rx));
         let (first_tx, first_rx) = oneshot::channel();
         tokio::spawn(driver::drive(inner.clone(), eventloop, first_tx));
         match tokio::time::timeout(FIRST_CONNECT_WAIT, first_rx).await {
@@ -379,7 +388,8 @@ impl Bus {
     }
 
     /// Publishes an event on a topic of the tree (retained for presence and status), durably: once this
-    /// returns, the event is in the outbox and will reach the broker. Returns the event id.
+    /// returns, the event is in the outbox and will reach the broker (while the outbox's store fails:
+    /// the broker has it). Returns the event id.
     pub async fn publish<E: Event>(&self, topic: &Topic, event: &E) -> Result<String, BusError> {
         let (id, stored) = self.publish_queued(topic, event)?;
         stored.wait().await?;
@@ -451,14 +461,11 @@ impl Bus {
             let mut state = self.inner.state();
             state.highest_seq = seq;
             state.outstanding.insert(seq, record.clone());
+            state.safe_waiters.insert(seq, stored);
             drop(state);
             self.inner
                 .appends
-                .send(Append {
-                    seq,
-                    record,
-                    stored,
-                })
+                .send(Append { seq, record })
                 .map_err(|_| BusError::Closed)?;
         }
         Ok(Stored(stored_rx))
@@ -630,56 +637,5 @@ impl Bus {
         let _ = self.inner.client.disconnect().await;
         tokio::time::sleep(Duration::from_millis(50)).await;
         self.inner.stop.cancel();
-    }
-}
-
-/// The outbox's only writer: stores queued records in batches (a burst costs one write or one INSERT),
-/// then lets them be sent. A batch that cannot be stored is not sent; its publishers get the error.
-async fn write_outbox(inner: Arc<Inner>, mut queue: mpsc::UnboundedReceiver<Append>) {
-    loop {
-        let first = tokio::select! {
-            _ = inner.stop.cancelled() => return,
-            first = queue.recv() => match first {
-                Some(first) => first,
-                None => return,
-            },
-        };
-        let mut batch = vec![first];
-        while batch.len() < APPEND_BATCH {
-            match queue.try_recv() {
-                Ok(more) => batch.push(more),
-                Err(_) => break,
-            }
-        }
-        let records: Vec<(u64, Arc<OutboxRecord>)> =
-            batch.iter().map(|a| (a.seq, a.record.clone())).collect();
-        let result = inner.outbox.append(&records).await;
-        {
-            let mut state = inner.state();
-            match &result {
-                Ok(()) => {
-                    if let Some(last) = records.last() {
-                        state.durable_through = state.durable_through.max(last.0);
-                    }
-                    inner.hand_over(&mut state);
-                }
-                Err(error) => {
-                    tracing::error!(%error, events = batch.len(), "cannot store events in the outbox; they are not sent");
-                    for append in &batch {
-                        state.outstanding.remove(&append.seq);
-                    }
-                    if let Some(last) = records.last() {
-                        state.durable_through = state.durable_through.max(last.0);
-                    }
-                    if state.outstanding.is_empty() {
-                        inner.drained.notify_waiters();
-                    }
-                }
-            }
-        }
-        let outcome = result.map_err(|e| e.to_string());
-        for append in batch {
-            let _ = append.stored.send(outcome.clone());
-        }
     }
 }

@@ -95,7 +95,8 @@ impl OutboxStore for DatabaseOutbox {
 
     async fn append(&self, records: &[(u64, Arc<OutboxRecord>)]) -> Result<(), OutboxError> {
         // One multi-row INSERT per batch (a statement is atomic), in chunks well under the databases'
-        // limits on bound parameters.
+        // limits on bound parameters. A batch is stored again after a failure that may have kept some
+        // of its chunks: rows already there are left as they are.
         for chunk in records.chunks(500) {
             let rows = chunk.iter().map(|(seq, record)| row::ActiveModel {
                 owner: Set(self.owner.clone()),
@@ -108,7 +109,10 @@ impl OutboxStore for DatabaseOutbox {
                 correlation: Set(record.correlation.as_ref().map(|c| c.to_vec())),
                 payload: Set(record.payload.to_vec()),
             });
-            row::Entity::insert_many(rows).exec(&self.db).await?;
+            row::Entity::insert_many(rows)
+                .on_conflict_do_nothing_on([row::Column::Owner, row::Column::Seq])
+                .exec_without_returning(&self.db)
+                .await?;
         }
         Ok(())
     }
@@ -151,6 +155,8 @@ mod tests {
             outbox.append(&[(1, Arc::new(record(1)))]).await.unwrap();
             other.append(&[(1, Arc::new(record(9)))]).await.unwrap();
             let batch = [(2, Arc::new(record(2))), (3, Arc::new(record(3)))];
+            outbox.append(&batch).await.unwrap();
+            // Stored again after a failure that kept part of it: no error, no second row.
             outbox.append(&batch).await.unwrap();
             outbox.acknowledge(1).await.unwrap();
         }

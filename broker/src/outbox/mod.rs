@@ -35,6 +35,8 @@ pub enum OutboxConfig {
     Database(sea_orm::DatabaseConnection),
     /// Memory only: for clients that publish nothing worth keeping, such as `openamt events`.
     Memory,
+    /// Any other store (tests use one that fails on demand).
+    Custom(Box<dyn OutboxStore>),
 }
 
 impl std::fmt::Debug for OutboxConfig {
@@ -43,6 +45,7 @@ impl std::fmt::Debug for OutboxConfig {
             OutboxConfig::File(path) => write!(f, "File({})", path.display()),
             OutboxConfig::Database(_) => f.write_str("Database"),
             OutboxConfig::Memory => f.write_str("Memory"),
+            OutboxConfig::Custom(_) => f.write_str("Custom"),
         }
     }
 }
@@ -76,6 +79,7 @@ pub(crate) async fn open(
         OutboxConfig::File(path) => Box::new(FileOutbox::open(&path)?),
         OutboxConfig::Database(db) => Box::new(DatabaseOutbox::open(db, owner).await?),
         OutboxConfig::Memory => Box::new(MemoryOutbox),
+        OutboxConfig::Custom(store) => store,
     })
 }
 
