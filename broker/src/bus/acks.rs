@@ -5,7 +5,10 @@
 
 use std::{
     collections::VecDeque,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
 };
 
 use rumqttc::v5::{AsyncClient, mqttbytes::v5::Publish};
@@ -51,6 +54,7 @@ impl AckQueue {
             acks: self.clone(),
             generation: queue.generation,
             slot,
+            kept: AtomicBool::new(false),
         }
     }
 
@@ -79,10 +83,20 @@ pub(crate) struct Slot {
     acks: AckQueue,
     generation: u64,
     slot: u64,
+    /// Never acknowledged: the broker sends the message again on the next session.
+    kept: AtomicBool,
+}
+
+impl Slot {
+    pub(crate) fn keep_unacknowledged(&self) {
+        self.kept.store(true, Ordering::SeqCst);
+    }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.acks.done(self.generation, self.slot);
+        if !self.kept.load(Ordering::SeqCst) {
+            self.acks.done(self.generation, self.slot);
+        }
     }
 }

@@ -85,6 +85,16 @@ impl Delivery {
     pub fn ack(&mut self) {
         self.ack = None;
     }
+
+    /// Gives the message back instead of acknowledging it, for a consumer that stops before it could act
+    /// on it (its database is down at shutdown): the broker sends it again on the next session of this
+    /// client. Every later message stays unacknowledged on this connection too (MQTT acknowledges in
+    /// order), so this is for stopping only.
+    pub fn leave_unacknowledged(mut self) {
+        if let Some(slot) = self.ack.take() {
+            slot.keep_unacknowledged();
+        }
+    }
 }
 
 /// Messages matching one topic filter, without duplicates (by event id).

@@ -17,11 +17,13 @@ use time::macros::format_description;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::service::{Mps, Registered};
+use crate::registry::RegistryError;
+use crate::service::{Mps, Registered, RemoveError};
 
 /// Shared-subscription group of every MPS replica.
 pub const GROUP: &str = "mps";
-/// Attempts at a database write before the event is given up (logged).
+/// Attempts at a database write that failed for another reason than an unreachable database, before
+/// the event is given up (logged).
 const ATTEMPTS: u32 = 4;
 
 pub fn filter(topics: &Topics, event: DeviceEvent) -> String {
@@ -155,34 +157,74 @@ pub fn registration_body(guid: &str, ev: &proto::ActivationEvent) -> Map<String,
     m
 }
 
-/// Runs a database write, retrying transient failures with back-off; false if it never worked.
-async fn with_retry<T, E, F, Fut>(
+/// How a database write for an event ended.
+enum Applied<T> {
+    Done(T),
+    /// Refused for good (logged); the event is acknowledged and dropped.
+    Failed,
+    /// The consumer stops before the write could be made; the event must not be acknowledged.
+    Stopped,
+}
+
+/// Longest pause between two attempts while the database is unreachable.
+const UNAVAILABLE_RETRY_MAX: Duration = Duration::from_secs(10);
+
+/// Runs a database write for an event. While the database cannot be reached (`unavailable`) it is
+/// tried again, with back-off, for as long as that lasts: the event is acknowledged to the broker only
+/// once applied, so an outage delays a registration and loses none. Other failures get a few
+/// attempts, then the event is given up (logged).
+async fn apply<T, E, F, Fut>(
     what: &str,
     guid: &str,
     stop: &CancellationToken,
+    unavailable: impl Fn(&E) -> bool,
     mut f: F,
-) -> Option<T>
+) -> Applied<T>
 where
     E: std::fmt::Display,
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
     let mut delay = Duration::from_millis(500);
-    for attempt in 1..=ATTEMPTS {
-        match f().await {
-            Ok(v) => return Some(v),
-            Err(error) if attempt < ATTEMPTS && !stop.is_cancelled() => {
-                tracing::warn!(guid, attempt, %error, "{what} failed; retrying");
-                tokio::time::sleep(delay).await;
-                delay *= 2;
-            }
-            Err(error) => {
-                tracing::error!(guid, %error, "{what} failed; event dropped");
-                return None;
-            }
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let error = match f().await {
+            Ok(v) => return Applied::Done(v),
+            Err(error) => error,
+        };
+        if stop.is_cancelled() {
+            tracing::warn!(guid, %error, "{what} failed while stopping; the event is left for the broker to send again");
+            return Applied::Stopped;
         }
+        if unavailable(&error) {
+            tracing::warn!(guid, attempt, %error, "{what}: the database is unreachable; trying again until it answers");
+        } else if attempt < ATTEMPTS {
+            tracing::warn!(guid, attempt, %error, "{what} failed; retrying");
+        } else {
+            tracing::error!(guid, %error, "{what} failed; event dropped");
+            return Applied::Failed;
+        }
+        tokio::select! {
+            _ = stop.cancelled() => {
+                tracing::warn!(guid, "{what} not done before stopping; the event is left for the broker to send again");
+                return Applied::Stopped;
+            }
+            _ = tokio::time::sleep(delay) => {}
+        }
+        delay = (delay * 2).min(UNAVAILABLE_RETRY_MAX);
     }
-    None
+}
+
+fn registry_unavailable(error: &RegistryError) -> bool {
+    error.is_unavailable()
+}
+
+fn remove_unavailable(error: &RemoveError) -> bool {
+    match error {
+        RemoveError::Registry(e) => e.is_unavailable(),
+        RemoveError::Secrets(e) => matches!(e, secrets::SecretError::Unavailable { .. }),
+    }
 }
 
 async fn activations(mps: Mps, topics: Topics, mut sub: Subscription, stop: CancellationToken) {
@@ -208,14 +250,26 @@ async fn activations(mps: Mps, topics: Topics, mut sub: Subscription, stop: Canc
             tracing::warn!(guid, errors = ?rejected, "activation event with an invalid device; not registered");
             continue;
         }
-        let done = with_retry("registering the activated device", &guid, &stop, || {
-            mps.register_device(&body)
-        })
+        let done = apply(
+            "registering the activated device",
+            &guid,
+            &stop,
+            registry_unavailable,
+            || mps.register_device(&body),
+        )
         .await;
         match done {
-            Some(Registered::Created(_)) => tracing::info!(guid, "activated device registered"),
-            Some(Registered::Updated(_)) => tracing::info!(guid, "activated device updated"),
-            None => {}
+            Applied::Done(Registered::Created(_)) => {
+                tracing::info!(guid, "activated device registered")
+            }
+            Applied::Done(Registered::Updated(_)) => {
+                tracing::info!(guid, "activated device updated")
+            }
+            Applied::Failed => {}
+            Applied::Stopped => {
+                delivery.leave_unacknowledged();
+                return;
+            }
         }
         // Acknowledged to the broker here, once the row is written.
         drop(delivery);
@@ -232,18 +286,26 @@ async fn deactivations(mps: Mps, topics: Topics, mut sub: Subscription, stop: Ca
         let Some(guid) = device_of(&topics, &delivery.topic, &ev.guid) else {
             continue;
         };
-        let removed = with_retry("removing the deactivated device", &guid, &stop, || {
-            mps.remove_device(&guid, &ev.tenant_id, false)
-        })
+        let removed = apply(
+            "removing the deactivated device",
+            &guid,
+            &stop,
+            remove_unavailable,
+            || mps.remove_device(&guid, &ev.tenant_id, false),
+        )
         .await;
         match removed {
-            Some(true) => tracing::info!(guid, "deactivated device removed"),
-            Some(false) => tracing::info!(
+            Applied::Done(true) => tracing::info!(guid, "deactivated device removed"),
+            Applied::Done(false) => tracing::info!(
                 guid,
                 tenant = ev.tenant_id,
                 "deactivated device was not registered"
             ),
-            None => {}
+            Applied::Failed => {}
+            Applied::Stopped => {
+                delivery.leave_unacknowledged();
+                return;
+            }
         }
         drop(delivery);
     }
@@ -278,26 +340,48 @@ async fn updates(mps: Mps, topics: Topics, mut sub: Subscription, stop: Cancella
         let mut body = update_body(&guid, &ev);
         if body.len() > 1 {
             // An update, never a registration: a device MPS does not know stays unknown.
-            let known = with_retry("looking the device up", &guid, &stop, || {
-                mps.registry().get(&guid, None)
-            })
-            .await
-            .flatten();
+            let known = apply(
+                "looking the device up",
+                &guid,
+                &stop,
+                registry_unavailable,
+                || mps.registry().get(&guid, None),
+            )
+            .await;
             match known {
-                Some(row) => {
+                Applied::Done(Some(row)) => {
                     body.insert("tenantId".into(), json!(row.tenant_id));
                     if let Err(rejected) = crate::rest::validate_device_body(&body) {
                         tracing::warn!(guid, errors = ?rejected, "device update with invalid fields; not applied");
-                    } else if with_retry("updating the device", &guid, &stop, || {
-                        mps.register_device(&body)
-                    })
-                    .await
-                    .is_some()
-                    {
-                        tracing::info!(guid, "device updated by maintenance");
+                    } else {
+                        match apply(
+                            "updating the device",
+                            &guid,
+                            &stop,
+                            registry_unavailable,
+                            || mps.register_device(&body),
+                        )
+                        .await
+                        {
+                            Applied::Done(_) => {
+                                tracing::info!(guid, "device updated by maintenance")
+                            }
+                            Applied::Failed => {}
+                            Applied::Stopped => {
+                                delivery.leave_unacknowledged();
+                                return;
+                            }
+                        }
                     }
                 }
-                None => tracing::info!(guid, "update for a device MPS does not know; ignored"),
+                Applied::Done(None) => {
+                    tracing::info!(guid, "update for a device MPS does not know; ignored")
+                }
+                Applied::Failed => {}
+                Applied::Stopped => {
+                    delivery.leave_unacknowledged();
+                    return;
+                }
             }
         }
         if ev.credentials_rotated {
@@ -356,6 +440,59 @@ mod tests {
             })
         );
         assert!(crate::rest::validate_device_body(&body).is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unreachable_database_is_waited_for_and_other_failures_give_up() {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        let stop = CancellationToken::new();
+        // Unreachable for 20 attempts (minutes of back-off), then it answers: applied, not dropped.
+        let calls = AtomicU32::new(0);
+        let done = apply(
+            "writing",
+            "g",
+            &stop,
+            |e: &&str| *e == "down",
+            || async {
+                if calls.fetch_add(1, Ordering::SeqCst) < 20 {
+                    Err("down")
+                } else {
+                    Ok(7)
+                }
+            },
+        )
+        .await;
+        assert!(matches!(done, Applied::Done(7)));
+        // Any other failure: a few attempts, then given up.
+        let calls = AtomicU32::new(0);
+        let done: Applied<()> = apply(
+            "writing",
+            "g",
+            &stop,
+            |e: &&str| *e == "down",
+            || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err("refused")
+            },
+        )
+        .await;
+        assert!(matches!(done, Applied::Failed));
+        assert_eq!(calls.load(Ordering::SeqCst), ATTEMPTS);
+        // Stopping while the database is unreachable leaves the event unacknowledged.
+        let stopper = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            stopper.cancel();
+        });
+        let done: Applied<()> = apply(
+            "writing",
+            "g",
+            &stop,
+            |_: &&str| true,
+            || async { Err("down") },
+        )
+        .await;
+        assert!(matches!(done, Applied::Stopped));
     }
 
     #[test]

@@ -1,6 +1,10 @@
 //! Batched keep-alive bookkeeping. Every CIRA keep-alive (about one per device per 30 s) used to be
 //! one UPDATE in the reference; here the guids are collected and written with one statement per
 //! flush interval, so 10,000 devices cost one UPDATE every few seconds instead of ~330 per second.
+//!
+//! The same writer repairs rows the database could not take while it was down: a batch that fails is
+//! kept for the next flush, and the connects and disconnects the registry could not write are written
+//! as the tunnels stand at the next flush, so no row stays connected for a device that is not.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -62,20 +66,39 @@ async fn flush(
     still_here: &(dyn Fn(&str) -> bool + Send + Sync),
     pending: &mut HashSet<String>,
 ) {
+    // Devices whose connect or disconnect could not be written (the database was down) are written
+    // now, as their tunnels stand now.
+    let unwritten = registry.take_unwritten();
+    let mut gone: Vec<String> = unwritten
+        .iter()
+        .filter(|g| !still_here(g))
+        .cloned()
+        .collect();
+    pending.extend(unwritten);
     let batch: Vec<String> = pending.drain().filter(|g| still_here(g)).collect();
-    if batch.is_empty() {
-        return;
+    if !batch.is_empty() {
+        match registry.mark_seen(&batch, instance).await {
+            Ok(n) => tracing::debug!(devices = batch.len(), rows = n, "lastseen batch written"),
+            Err(e) if e.is_unavailable() => {
+                // Kept for the next flush: rows connected during the outage get written then.
+                tracing::warn!(devices = batch.len(), error = %e, "lastseen batch failed; retried with the next one");
+                pending.extend(batch.iter().cloned());
+            }
+            Err(e) => tracing::warn!(devices = batch.len(), error = %e, "lastseen batch failed"),
+        }
+        // A tunnel that ended between the check above and the batch's UPDATE had its disconnect
+        // written first and then overwritten as connected: write the disconnect again. (One that ends
+        // later writes its own disconnect after this batch.)
+        gone.extend(batch.into_iter().filter(|g| !still_here(g)));
     }
-    match registry.mark_seen(&batch, instance).await {
-        Ok(n) => tracing::debug!(devices = batch.len(), rows = n, "lastseen batch written"),
-        Err(e) => tracing::warn!(devices = batch.len(), error = %e, "lastseen batch failed"),
-    }
-    // A tunnel that ended between the check above and the batch's UPDATE had its disconnect written
-    // first and then overwritten as connected: write the disconnect again. (One that ends later writes
-    // its own disconnect after this batch.)
-    for guid in batch.iter().filter(|g| !still_here(g)) {
-        if let Err(e) = registry.mark_disconnected(guid).await {
-            tracing::warn!(guid, error = %e, "re-marking a device disconnected failed");
+    for guid in gone {
+        match registry.mark_disconnected_from(&guid, instance).await {
+            Ok(_) => {}
+            Err(e) if e.is_unavailable() => {
+                tracing::warn!(guid, error = %e, "marking a device disconnected failed; retried with the next batch");
+                registry.defer(&guid);
+            }
+            Err(e) => tracing::warn!(guid, error = %e, "marking a device disconnected failed"),
         }
     }
 }

@@ -5,12 +5,14 @@ mod device;
 pub mod lastseen;
 mod sql;
 
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use device::Device;
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, QueryResult,
-    SqlErr, Statement, Value,
+    RuntimeErr, SqlErr, Statement, Value, sqlx,
 };
 use sql::Dialect;
 use time::OffsetDateTime;
@@ -37,6 +39,42 @@ pub enum MatchColumn {
 pub struct Registry {
     db: DatabaseConnection,
     dialect: Dialect,
+    /// Devices whose connection state could not be written (the database was unreachable): the
+    /// keep-alive writer ([`lastseen`]) writes it again, as the tunnels then stand, until it sticks.
+    unwritten: Arc<Mutex<HashSet<String>>>,
+}
+
+/// How long a health check waits for the database.
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
+
+impl RegistryError {
+    /// The database could not be reached (down, restarting, no free connection): trying again later
+    /// may work, unlike a refused or unreadable row.
+    pub fn is_unavailable(&self) -> bool {
+        let RegistryError::Db(error) = self else {
+            return false;
+        };
+        match error {
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+            DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+                match &**e {
+                    sqlx::Error::Io(_)
+                    | sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::WorkerCrashed
+                    | sqlx::Error::Tls(_)
+                    | sqlx::Error::Protocol(_) => true,
+                    // Postgres shutting down or starting up (SQLSTATE class 57: operator intervention,
+                    // 08: connection exception).
+                    sqlx::Error::Database(db) => db
+                        .code()
+                        .is_some_and(|code| code.starts_with("57") || code.starts_with("08")),
+                    _ => false,
+                }
+            }
+            _ => false,
+        }
+    }
 }
 
 /// Now, in the format both backends return timestamps in (ISO-8601, milliseconds, `Z`).
@@ -83,6 +121,7 @@ impl Registry {
         Ok(Self {
             db,
             dialect: Dialect(backend),
+            unwritten: Arc::default(),
         })
     }
 
@@ -95,9 +134,38 @@ impl Registry {
         }
     }
 
+    /// `SELECT 1` within 2 s: a health check answers promptly even while the database is down.
     pub async fn ping(&self) -> Result<(), RegistryError> {
-        self.db.execute_unprepared("SELECT 1").await?;
-        Ok(())
+        match tokio::time::timeout(PING_TIMEOUT, self.db.execute_unprepared("SELECT 1")).await {
+            Ok(result) => result.map(|_| ()).map_err(RegistryError::from),
+            Err(_) => Err(RegistryError::Db(DbErr::ConnectionAcquire(
+                sea_orm::error::ConnAcquireErr::Timeout,
+            ))),
+        }
+    }
+
+    /// Remembers that `guid`'s connection state is not written (see [`lastseen`]).
+    fn unwritten(&self, guid: &str, error: &RegistryError) {
+        if error.is_unavailable() {
+            self.defer(guid);
+        }
+    }
+
+    /// Leaves `guid`'s connection state for the keep-alive writer to write.
+    pub(crate) fn defer(&self, guid: &str) {
+        self.unwritten
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(guid.to_owned());
+    }
+
+    /// The devices whose connection state waits to be written again.
+    pub(crate) fn take_unwritten(&self) -> Vec<String> {
+        self.unwritten
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain()
+            .collect()
     }
 
     fn stmt(&self, sql: String, values: Vec<Value>) -> Statement {
@@ -318,8 +386,17 @@ impl Registry {
         Ok(res.rows_affected() > 0)
     }
 
-    /// CIRA authentication succeeded: this instance holds the tunnel now.
+    /// CIRA authentication succeeded: this instance holds the tunnel now. When the database cannot
+    /// be reached, the row is written later by the keep-alive writer.
     pub async fn mark_connected(&self, guid: &str, instance: &str) -> Result<bool, RegistryError> {
+        let result = self.write_connected(guid, instance).await;
+        if let Err(error) = &result {
+            self.unwritten(guid, error);
+        }
+        result
+    }
+
+    async fn write_connected(&self, guid: &str, instance: &str) -> Result<bool, RegistryError> {
         let d = self.dialect;
         let sql = format!(
             "UPDATE devices SET connectionstatus = true, mpsinstance = $2, lastconnected = {} WHERE guid = {}",
@@ -333,7 +410,38 @@ impl Registry {
         Ok(res.rows_affected() > 0)
     }
 
+    /// The tunnel ended. When the database cannot be reached, the row is written later by the
+    /// keep-alive writer (disconnected, unless the device is back by then).
     pub async fn mark_disconnected(&self, guid: &str) -> Result<bool, RegistryError> {
+        let result = self.write_disconnected(guid).await;
+        if let Err(error) = &result {
+            self.unwritten(guid, error);
+        }
+        result
+    }
+
+    /// Marks `guid` disconnected only if its row still names `instance` (a row written late must not
+    /// undo a newer connection to another instance).
+    pub async fn mark_disconnected_from(
+        &self,
+        guid: &str,
+        instance: &str,
+    ) -> Result<bool, RegistryError> {
+        let d = self.dialect;
+        let sql = format!(
+            "UPDATE devices SET connectionstatus = false, mpsinstance = NULL, lastdisconnected = {} \
+             WHERE guid = {} AND mpsinstance = $3",
+            d.timestamp_value(2),
+            d.guid(1)
+        );
+        let res = self
+            .db
+            .execute_raw(self.stmt(sql, vec![guid.into(), now_iso().into(), instance.into()]))
+            .await?;
+        Ok(res.rows_affected() > 0)
+    }
+
+    async fn write_disconnected(&self, guid: &str) -> Result<bool, RegistryError> {
         let d = self.dialect;
         let sql = format!(
             "UPDATE devices SET connectionstatus = false, mpsinstance = NULL, lastdisconnected = {} WHERE guid = {}",
@@ -439,4 +547,19 @@ fn row_to_device(r: &QueryResult) -> Result<Device, RegistryError> {
         last_disconnected: r.try_get("", "lastdisconnected")?,
         device_info,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_database_is_told_apart_from_a_refused_write() {
+        let down = RegistryError::Db(DbErr::ConnectionAcquire(
+            sea_orm::error::ConnAcquireErr::Timeout,
+        ));
+        assert!(down.is_unavailable());
+        assert!(!RegistryError::AlreadyExists("g".into()).is_unavailable());
+        assert!(!RegistryError::Db(DbErr::Custom("syntax".into())).is_unavailable());
+    }
 }
