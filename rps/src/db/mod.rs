@@ -15,6 +15,9 @@ use sea_orm::{
 
 pub use types::{IntArray, TextArray};
 
+/// How long a health check waits for the database.
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// A connection pool on the RPS database, with the tables in place.
 #[derive(Clone, Debug)]
 pub struct Db {
@@ -72,9 +75,13 @@ impl Db {
         }
     }
 
-    /// `SELECT 1`, for health checks.
+    /// `SELECT 1` within 2 s, for health checks: they answer promptly even while the database is down
+    /// (a query would wait for the pool's 10 s acquire timeout).
     pub async fn ping(&self) -> Result<(), DbErr> {
-        self.conn.execute_unprepared("SELECT 1").await.map(|_| ())
+        match tokio::time::timeout(PING_TIMEOUT, self.conn.execute_unprepared("SELECT 1")).await {
+            Ok(result) => result.map(|_| ()),
+            Err(_) => Err(DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout)),
+        }
     }
 
     async fn create_tables(&self) -> Result<(), DbErr> {
@@ -135,6 +142,32 @@ impl<M: FromQueryResult> FromQueryResult for Versioned<M> {
 /// `SELECT <columns>, CAST(xmin AS TEXT) AS version FROM <entity>`.
 pub fn select_versioned<E: EntityTrait>() -> Select<E> {
     sea_orm::QuerySelect::expr_as(E::find(), version_expr(), "version")
+}
+
+/// Whether `err` is the database being unreachable (down, restarting, no connection to be had) rather
+/// than a refused statement: trying again later may work.
+pub fn unavailable(err: &DbErr) -> bool {
+    use sea_orm::{RuntimeErr, sqlx};
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            match &**e {
+                sqlx::Error::Io(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::Protocol(_) => true,
+                // Postgres shutting down or starting up (SQLSTATE class 57, operator intervention;
+                // 08, connection exception).
+                sqlx::Error::Database(db) => db
+                    .code()
+                    .is_some_and(|code| code.starts_with("57") || code.starts_with("08")),
+                _ => false,
+            }
+        }
+        _ => false,
+    }
 }
 
 /// What a failed write ran into.

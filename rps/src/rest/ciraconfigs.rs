@@ -317,6 +317,7 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Byt
                 _ => {
                     tracing::error!(config = %name, error = %e, "inserting CIRA config failed");
                     ApiError::rejected("Error", format!("Operation failed: {name}"))
+                        .or_unavailable(&e)
                 }
             });
         }
@@ -381,10 +382,10 @@ pub async fn edit(State(state): State<AppState>, headers: HeaderMap, body: Bytes
             Ok(r) => r.rows_affected,
             Err(e) => {
                 tracing::error!(config = %name, error = %e, "updating CIRA config failed");
-                return Err(ApiError::rejected(
-                    "Error",
-                    format!("Operation failed: {name}"),
-                ));
+                return Err(
+                    ApiError::rejected("Error", format!("Operation failed: {name}"))
+                        .or_unavailable(&e),
+                );
             }
         };
         let current = find(&state, &name)
@@ -447,6 +448,7 @@ pub async fn delete(State(state): State<AppState>, Path(name): Path<String>) -> 
                 "Error",
                 format!("Operation failed: Delete CIRA config : {name}"),
             )
+            .or_unavailable(&e)
             .into_response()
         }
     }

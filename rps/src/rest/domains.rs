@@ -208,7 +208,7 @@ async fn create_domain(
             Some(Violation::Unique) => duplicate(&name),
             _ => {
                 tracing::error!(domain = %name, error = %e, "inserting domain failed");
-                ApiError::rejected("Error", format!("Operation failed: {name}"))
+                ApiError::rejected("Error", format!("Operation failed: {name}")).or_unavailable(&e)
             }
         });
     }
@@ -338,10 +338,9 @@ async fn edit_domain(
         Err(e) if violation(&e) == Some(Violation::Unique) => return Err(duplicate(&name)),
         Err(e) => {
             tracing::error!(domain = %name, error = %e, "updating domain failed");
-            return Err(ApiError::rejected(
-                "Error",
-                format!("Operation failed: {name}"),
-            ));
+            return Err(
+                ApiError::rejected("Error", format!("Operation failed: {name}")).or_unavailable(&e),
+            );
         }
     };
     let current = find(state, &name)

@@ -23,6 +23,8 @@ pub enum ApiError {
     },
     /// 500 `{"message":"Operation failed: ..."}`; the cause is logged where it happened, never sent.
     Unexpected(String),
+    /// 503 `{"error":"Service Unavailable","message":"..."}`: the database cannot be reached right now.
+    Unavailable(String),
     /// 400 for a body that is not JSON, as Express's body parser answers.
     MalformedJson,
 }
@@ -37,6 +39,22 @@ impl ApiError {
             name: name.to_owned(),
             message: message.into(),
         }
+    }
+
+    /// This refusal, unless `e` is the database being unreachable (down, restarting): then a 503 saying so.
+    /// The reference answers every failed write 400 `Operation failed`, which tells a client its request
+    /// was wrong when trying again later is what works.
+    pub fn or_unavailable(self, e: &sea_orm::DbErr) -> Self {
+        if !crate::db::unavailable(e) {
+            return self;
+        }
+        let message = match self {
+            ApiError::Rejected { message, .. } | ApiError::Unexpected(message) => message,
+            _ => "Operation failed".to_owned(),
+        };
+        ApiError::Unavailable(format!(
+            "{message}: the database is unavailable; try again later"
+        ))
     }
 
     /// The reference's answer to a failure it did not foresee: logs `cause`, answers
@@ -100,6 +118,10 @@ impl IntoResponse for ApiError {
                 StatusCode::INTERNAL_SERVER_ERROR,
                 &json!({ "message": message }),
             ),
+            ApiError::Unavailable(message) => json_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &json!({ "error": "Service Unavailable", "message": message }),
+            ),
             ApiError::MalformedJson => (
                 StatusCode::BAD_REQUEST,
                 [(
@@ -123,4 +145,29 @@ pub fn error_page(text: &str) -> String {
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>Error</title>\n</head>\n\
          <body>\n<pre>{escaped}</pre>\n</body>\n</html>\n"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{ConnAcquireErr, DbErr};
+
+    use super::*;
+
+    #[test]
+    fn an_unreachable_database_is_a_503_with_the_message_and_other_failures_keep_their_answer() {
+        let refused = ApiError::rejected("Error", "Operation failed: cira1");
+        let down = DbErr::ConnectionAcquire(ConnAcquireErr::Timeout);
+        let response = refused.or_unavailable(&down).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let kept = ApiError::rejected("Error", "Operation failed: cira1")
+            .or_unavailable(&DbErr::Custom("constraint".into()));
+        assert!(matches!(kept, ApiError::Rejected { .. }));
+        match ApiError::rejected("Error", "Operation failed: cira1").or_unavailable(&down) {
+            ApiError::Unavailable(message) => assert_eq!(
+                message,
+                "Operation failed: cira1: the database is unavailable; try again later"
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
 }

@@ -218,6 +218,7 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Byt
                 _ => {
                     tracing::error!(profile = %name, error = %e, "inserting 802.1x config failed");
                     ApiError::rejected("Error", format!("802.1x insertion failed for {name}"))
+                        .or_unavailable(&e)
                 }
             });
         }
@@ -276,10 +277,10 @@ pub async fn edit(State(state): State<AppState>, headers: HeaderMap, body: Bytes
             Ok(r) => r.rows_affected,
             Err(e) => {
                 tracing::error!(profile = %name, error = %e, "updating 802.1x config failed");
-                return Err(ApiError::rejected(
-                    "Error",
-                    format!("Operation failed: {name}"),
-                ));
+                return Err(
+                    ApiError::rejected("Error", format!("Operation failed: {name}"))
+                        .or_unavailable(&e),
+                );
             }
         };
         let current = find(&state, &name)
@@ -355,6 +356,7 @@ pub async fn delete(State(state): State<AppState>, Path(name): Path<String>) -> 
                 "Error",
                 format!("Operation failed: Delete 802.1x configuration : {name}"),
             )
+            .or_unavailable(&e)
             .into_response()
         }
     }

@@ -806,7 +806,7 @@ async fn create_profile(
             ),
             None => {
                 tracing::error!(profile = %name, error = %e, "inserting profile failed");
-                ApiError::rejected("Error", format!("Operation failed: {name}"))
+                ApiError::rejected("Error", format!("Operation failed: {name}")).or_unavailable(&e)
             }
         });
     }
@@ -1079,6 +1079,7 @@ async fn edit_profile(
                 _ => {
                     tracing::error!(profile = %name, error = %e, "updating profile failed");
                     ApiError::rejected("Error", format!("Operation failed: {name}"))
+                        .or_unavailable(&e)
                 }
             });
         }

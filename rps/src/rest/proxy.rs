@@ -159,6 +159,7 @@ fn duplicate_or_failure(name: &str, e: &sea_orm::DbErr, duplicate_is_named: bool
         "Error",
         format!("Operation failed for Proxy profile: {name}"),
     )
+    .or_unavailable(e)
 }
 
 pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -269,6 +270,7 @@ pub async fn delete(State(state): State<AppState>, Path(name): Path<String>) -> 
                 "Error",
                 format!("Operation failed: Delete proxy configuration : {name}"),
             )
+            .or_unavailable(&e)
             .into_response()
         }
     }

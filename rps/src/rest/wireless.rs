@@ -279,6 +279,7 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Byt
                 _ => {
                     tracing::error!(wireless = %name, error = %e, "inserting wireless profile failed");
                     ApiError::rejected("Error", format!("Operation failed for Wireless profile: {name}"))
+                        .or_unavailable(&e)
                 }
             });
         }
@@ -368,7 +369,8 @@ pub async fn edit(State(state): State<AppState>, headers: HeaderMap, body: Bytes
                 return Err(ApiError::rejected(
                     "Error",
                     format!("Operation failed for Wireless profile: {name}"),
-                ));
+                )
+                .or_unavailable(&e));
             }
         };
         let current = find(&state, &name)
@@ -432,6 +434,7 @@ pub async fn delete(State(state): State<AppState>, Path(name): Path<String>) -> 
                 "Error",
                 format!("Operation failed: Delete wireless configuration : {name}"),
             )
+            .or_unavailable(&e)
             .into_response()
         }
     }
