@@ -12,7 +12,7 @@ use secrets::SecretStore;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::activation::{self, ActivationServer, Events, Store, Timings};
+use crate::activation::{self, ActivationServer, Events, Store, Timings, inflight::InFlight};
 use crate::{Db, RestServer, RpsConfig};
 
 /// What RPS is given rather than opening itself.
@@ -42,7 +42,16 @@ impl RunningRps {
 /// The activation context from the configuration: timings, reference keys, events on the bus.
 pub async fn activation_context(config: &RpsConfig, deps: &RpsDeps) -> activation::Context {
     let events = match &deps.bus {
-        Some(bus) => Events::start(bus.clone(), !config.mqtt_address.is_empty()).await,
+        Some(bus) => {
+            let events = Events::start(bus.clone(), !config.mqtt_address.is_empty()).await;
+            match InFlight::open(deps.db.clone(), &config.instance_name).await {
+                Ok(in_flight) => events.with_in_flight(in_flight).await,
+                Err(error) => {
+                    tracing::error!(%error, "cannot keep activations in flight in the database; one cut short by a crash gets no failed event");
+                    events
+                }
+            }
+        }
         None => Events::disabled(),
     };
     activation::Context {

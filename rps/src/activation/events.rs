@@ -14,6 +14,8 @@ use schemas::proto::{self, ActivationPhase, ControlMode, DevicePresence};
 use schemas::{DeviceEvent, Guid, Topic};
 use serde_json::json;
 
+use super::inflight::{self, InFlight};
+
 /// What a device's activation events carry besides their phase.
 #[derive(Clone, Debug, Default)]
 pub struct ActivationFacts {
@@ -42,6 +44,8 @@ pub struct Events {
     bus: Option<Bus>,
     reference_json: bool,
     known: Arc<DashMap<Guid, KnownDevice>>,
+    /// Where activations are recorded while they run (see [`InFlight`]).
+    in_flight: Option<InFlight>,
 }
 
 impl Events {
@@ -91,7 +95,48 @@ impl Events {
             bus: Some(bus),
             reference_json,
             known,
+            in_flight: None,
         }
+    }
+
+    /// Records activations in `in_flight` while they run, after closing those an earlier run of this
+    /// instance left open: each gets its `failed` event ([`inflight::INTERRUPTED`]).
+    pub async fn with_in_flight(mut self, in_flight: InFlight) -> Events {
+        match in_flight.interrupted().await {
+            Ok(open) => {
+                for activation in open {
+                    let Ok(guid) = activation.guid.parse::<Guid>() else {
+                        tracing::warn!(guid = %activation.guid, "interrupted activation of an unreadable GUID; forgotten");
+                        let _ = in_flight.ended(&activation.guid).await;
+                        continue;
+                    };
+                    tracing::warn!(
+                        guid = %guid,
+                        profile = %activation.profile,
+                        started_at = %activation.started_at,
+                        "an activation was cut short by the end of the previous run of RPS; reporting it failed"
+                    );
+                    let facts = ActivationFacts {
+                        guid: Some(guid),
+                        profile: activation.profile,
+                        tenant_id: activation.tenant_id,
+                        hostname: activation.hostname,
+                        dns_suffix: activation.dns_suffix,
+                        ..Default::default()
+                    };
+                    self.publish_activation(ActivationPhase::Failed, &facts, inflight::INTERRUPTED)
+                        .await;
+                    if let Err(error) = in_flight.ended(&activation.guid).await {
+                        tracing::warn!(guid = %guid, %error, "cannot forget the interrupted activation; it is reported again at the next start");
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot read the activations a previous run left open; they get no failed event")
+            }
+        }
+        self.in_flight = Some(in_flight);
+        self
     }
 
     /// What MPS last said about a device, if anything.
@@ -132,7 +177,36 @@ impl Events {
         }
     }
 
+    /// Publishes an activation's phase. A started activation is recorded as in flight first, and
+    /// forgotten once its end is published, so a crash of RPS in between still ends it with a `failed`
+    /// event at the next start ([`Events::with_in_flight`]).
     pub async fn activation(&self, phase: ActivationPhase, facts: &ActivationFacts, reason: &str) {
+        let Some(guid) = facts.guid else {
+            return;
+        };
+        let Some(in_flight) = &self.in_flight else {
+            self.publish_activation(phase, facts, reason).await;
+            return;
+        };
+        if phase == ActivationPhase::Started
+            && let Err(error) = in_flight.started(facts).await
+        {
+            tracing::warn!(guid = %guid, %error, "cannot record the activation as in flight; if RPS dies before it ends, it gets no failed event");
+        }
+        self.publish_activation(phase, facts, reason).await;
+        if matches!(phase, ActivationPhase::Succeeded | ActivationPhase::Failed)
+            && let Err(error) = in_flight.ended(&guid.to_string()).await
+        {
+            tracing::warn!(guid = %guid, %error, "cannot forget the finished activation; the next start reports it failed");
+        }
+    }
+
+    async fn publish_activation(
+        &self,
+        phase: ActivationPhase,
+        facts: &ActivationFacts,
+        reason: &str,
+    ) {
         let Some(guid) = facts.guid else {
             return;
         };

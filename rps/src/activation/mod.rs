@@ -6,7 +6,7 @@
 //! [`validate`] (checks before any WS-Man), [`relay`] (WS-Man through the agent, digest auth, timeouts and
 //! retries), [`activate`] (the activation state machine), [`configure`] with [`unconfigure`], [`network`],
 //! [`features`], [`cira`] and [`tls`] (profile configuration), [`deactivate`], [`maintenance`], [`status`]
-//! (the terminal status JSON), [`events`] (the bus), [`store`] (database and secrets), [`session`] (one
+//! (the terminal status JSON), [`events`] (the bus), [`inflight`] (activations running, for a `failed` event after a crash), [`store`] (database and secrets), [`session`] (one
 //! socket) and [`server`] (the listener).
 
 pub mod activate;
@@ -16,6 +16,7 @@ pub mod deactivate;
 pub mod envelope;
 pub mod events;
 pub mod features;
+pub mod inflight;
 pub mod job;
 pub mod maintenance;
 pub mod network;
