@@ -36,6 +36,7 @@ pub struct TestVault {
     token: String,
     state: Arc<Shared>,
     stop: Option<oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl TestVault {
@@ -54,24 +55,37 @@ impl TestVault {
             kv: Mutex::new(HashMap::new()),
             sealed: Mutex::new(false),
         });
-        let app = Router::new()
-            .fallback(handle)
-            .with_state(Arc::clone(&state));
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let served = axum::serve(listener, app).with_graceful_shutdown(async {
-                let _ = stopped.await;
-            });
-            if let Err(e) = served.await {
-                tracing::warn!(error = %e, "fake KV v2 server stopped with an error");
-            }
-        });
+        let (stop, served) = serve(listener, Arc::clone(&state));
         Ok(TestVault {
             addr,
             token: token.to_owned(),
             state,
             stop: Some(stop),
+            served: Some(served),
         })
+    }
+
+    /// Stops answering, as a Vault that went down: the port is closed and open connections end. What it
+    /// stored is kept for [`TestVault::resume`].
+    pub async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(served) = self.served.take() {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), served).await;
+        }
+    }
+
+    /// Answers again on the same address, with what it stored before [`TestVault::stop`].
+    pub async fn resume(&mut self) -> std::io::Result<()> {
+        if self.stop.is_some() {
+            return Ok(());
+        }
+        let listener = tokio::net::TcpListener::bind(self.addr).await?;
+        let (stop, served) = serve(listener, Arc::clone(&self.state));
+        self.stop = Some(stop);
+        self.served = Some(served);
+        Ok(())
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -121,6 +135,23 @@ impl TestVault {
         paths.sort();
         paths
     }
+}
+
+fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<Shared>,
+) -> (oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    let app = Router::new().fallback(handle).with_state(state);
+    let (stop, stopped) = oneshot::channel::<()>();
+    let served = tokio::spawn(async move {
+        let served = axum::serve(listener, app).with_graceful_shutdown(async {
+            let _ = stopped.await;
+        });
+        if let Err(e) = served.await {
+            tracing::warn!(error = %e, "fake KV v2 server stopped with an error");
+        }
+    });
+    (stop, served)
 }
 
 impl Drop for TestVault {

@@ -9,6 +9,9 @@ use crate::{SecretError, SecretMap, SecretStore, SecretStoreHealth, check_path};
 
 /// How long a health probe may take before the store counts as unreachable.
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long any other request may take: a Vault that stopped answering (not merely refusing
+/// connections) makes callers fail with [`SecretError::Unavailable`] instead of waiting for ever.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Vault KV v2 at `<address>/v1/<mount>/data/<prefix><path>`.
 pub struct VaultStore {
@@ -31,6 +34,7 @@ impl VaultStore {
         let settings = VaultClientSettingsBuilder::default()
             .address(address)
             .token(token)
+            .timeout(Some(REQUEST_TIMEOUT))
             .build()
             .map_err(|e| SecretError::Config(format!("vault address {address:?}: {e}")))?;
         let client = VaultClient::new(settings)
