@@ -6,7 +6,8 @@
 //! All 200 connect, split across both instances; each answers REST through the gateway and the
 //! router. Then one MPS is killed with SIGKILL: a subscriber sees its OFFLINE status (the last will)
 //! and a `disconnected` event for each of its devices, the REST device list shows them disconnected,
-//! and, once they reconnect through the balancer to the survivor, every device answers again.
+//! and, once they reconnect through the balancer to the survivor, every device answers again. When
+//! the fleet finally leaves, every row and every presence shows its device disconnected.
 //! The test prints how long detection, the reports and the failover took.
 
 mod support;
@@ -568,5 +569,29 @@ async fn two_mps_instances_share_the_fleet_and_one_fails_over_to_the_other() {
         )
     };
     eprintln!("multi-instance: {figures}");
+
+    // When the devices leave, no row and no presence stays connected for a device that is not.
     fleet.shutdown().await;
+    eventually(
+        "every row disconnected once the fleet left",
+        30,
+        async || {
+            api.devices().await.is_some_and(|rows| {
+                rows.len() == DEVICES as usize
+                    && rows
+                        .values()
+                        .all(|row| row["connectionStatus"] == false && row["mpsInstance"].is_null())
+            })
+        },
+    )
+    .await;
+    eventually(
+        "every presence offline once the fleet left",
+        30,
+        async || {
+            let presence = presences(&dashboard).await;
+            presence.len() == DEVICES as usize && presence.values().all(|p| !p.connected)
+        },
+    )
+    .await;
 }

@@ -4,6 +4,7 @@
 pub mod balancer;
 pub mod cira;
 pub mod leaks;
+pub mod pg_cluster;
 pub mod postgres;
 
 use std::{
