@@ -19,12 +19,7 @@ fn publish(target: &Target, user: Option<&str>, topic: &str, message: &str, plai
         command.arg("--cafile").arg(&target.ca_path);
     }
     if let Some(user) = user {
-        command.args([
-            "-u",
-            user,
-            "-P",
-            &target.credentials.password(user).unwrap(),
-        ]);
+        command.args(["-u", user, "-P", target.credentials.password(user).unwrap()]);
     }
     command
         .output()
@@ -43,7 +38,7 @@ fn only_the_allowed_publish_arrives(target: &Target) {
             "-u",
             "dashboard",
             "-P",
-            &target.credentials.password("dashboard").unwrap(),
+            target.credentials.password("dashboard").unwrap(),
         ])
         .args(["-t", "openamt/v1/#", "-t", "mps/events", "-t", "rps/events"])
         .args(["-C", "1", "-W", "20", "-F", "%t %p"])
