@@ -358,10 +358,7 @@ impl Reader {
         loop {
             match *state {
                 ChunkState::Size => {
-                    let Some(line_end) = find_crlf(buf) else {
-                        if buf.len() > MAX_CHUNK_LINE {
-                            return Err(HttpError::BadChunk("chunk size line too long"));
-                        }
+                    let Some(line_end) = line_end(buf, "chunk size line too long")? else {
                         return Ok(false);
                     };
                     let line = std::str::from_utf8(&buf[..line_end])
@@ -406,10 +403,7 @@ impl Reader {
                     *state = ChunkState::Size;
                 }
                 ChunkState::Trailer => {
-                    let Some(line_end) = find_crlf(buf) else {
-                        if buf.len() > MAX_CHUNK_LINE {
-                            return Err(HttpError::BadChunk("trailer line too long"));
-                        }
+                    let Some(line_end) = line_end(buf, "trailer line too long")? else {
                         return Ok(false);
                     };
                     buf.advance(line_end + 2);
@@ -422,8 +416,17 @@ impl Reader {
     }
 }
 
-fn find_crlf(buf: &[u8]) -> Option<usize> {
-    buf.windows(2).position(|w| w == b"\r\n")
+/// The length of the line at the start of `buf` (CRLF excluded), `None` while it may still be arriving,
+/// or `too_long` once it certainly exceeds `MAX_CHUNK_LINE`. Only the first `MAX_CHUNK_LINE + 2` bytes
+/// are looked at, so the verdict is the same however the stream is cut into reads: the limit used to be
+/// checked only while a line was incomplete, so a long line arriving in one read passed it.
+fn line_end(buf: &[u8], too_long: &'static str) -> Result<Option<usize>, HttpError> {
+    let window = &buf[..buf.len().min(MAX_CHUNK_LINE + 2)];
+    match window.windows(2).position(|w| w == b"\r\n") {
+        Some(end) => Ok(Some(end)),
+        None if window.len() == MAX_CHUNK_LINE + 2 => Err(HttpError::BadChunk(too_long)),
+        None => Ok(None),
+    }
 }
 
 fn collect_headers(headers: &[httparse::Header<'_>]) -> Result<Headers, HttpError> {
@@ -729,6 +732,55 @@ mod tests {
         reader.push(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");
         assert_eq!(reader.next_response().unwrap(), None);
         assert_eq!(reader.finish(), Err(HttpError::UnexpectedEof));
+    }
+
+    /// Reads `wire` at once and byte by byte: what a response reader returns, then its end of stream.
+    fn read_both_ways(wire: &[u8]) -> [Result<Option<Response>, HttpError>; 2] {
+        let mut whole = ResponseReader::new(Limits::default());
+        whole.push(wire);
+        let mut split = ResponseReader::new(Limits::default());
+        let mut got = Ok(None);
+        for byte in wire {
+            split.push(&[*byte]);
+            got = split.next_response();
+            if !matches!(got, Ok(None)) {
+                break;
+            }
+        }
+        [whole.next_response(), got]
+    }
+
+    #[test]
+    fn chunk_line_limit_holds_however_the_bytes_arrive() {
+        // Found by fuzz/wsman_parse: a 1,100-byte chunk-size line (a long extension after `0;`) was
+        // refused when cut into two reads inside the line, and accepted when it came in one.
+        let head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let mut wire = head.to_vec();
+        wire.extend(b"0;");
+        wire.extend([b'a'; 1100]);
+        wire.extend(b"\r\n\r\n");
+        let too_long = || Err(HttpError::BadChunk("chunk size line too long"));
+        let mut cut = ResponseReader::new(Limits::default());
+        cut.push(&wire[..head.len() + 1060]);
+        assert_eq!(cut.next_response(), too_long());
+        assert_eq!(read_both_ways(&wire), [too_long(), too_long()]);
+
+        // A line of exactly MAX_CHUNK_LINE bytes passes both ways, even while its LF is still to come.
+        let mut wire = head.to_vec();
+        wire.extend(b"0;");
+        wire.extend(vec![b'a'; MAX_CHUNK_LINE - 2]);
+        wire.extend(b"\r\n\r\n");
+        let [whole, split] = read_both_ways(&wire);
+        assert_eq!(whole, split);
+        assert_eq!(whole.unwrap().unwrap().status, 200);
+
+        // The same for trailer lines.
+        let mut wire = head.to_vec();
+        wire.extend(b"0\r\nX-T: ");
+        wire.extend([b'a'; 1100]);
+        wire.extend(b"\r\n\r\n");
+        let too_long = || Err(HttpError::BadChunk("trailer line too long"));
+        assert_eq!(read_both_ways(&wire), [too_long(), too_long()]);
     }
 
     #[test]

@@ -57,6 +57,46 @@ pub enum DeliveryError {
 }
 
 impl Delivery {
+    /// A message as subscribers receive it from an MQTT publish, before the bus ties it to the broker's
+    /// acknowledgement: the topic as text (invalid UTF-8 replaced) and the CloudEvents attributes read
+    /// from the user properties. A message without `specversion` carries none (e.g. reference JSON
+    /// events); one with broken attributes is logged and delivered without them, so `decode` refuses it
+    /// rather than the bus dropping it. The other MQTT 5 properties are left for the caller to set.
+    /// Kept apart from the bus's dispatch so this decoding of untrusted input can be fuzzed on its own.
+    pub fn received(
+        topic: &[u8],
+        user_properties: &[(String, String)],
+        payload: Bytes,
+    ) -> Delivery {
+        let topic = String::from_utf8_lossy(topic).into_owned();
+        let has_attributes = user_properties.iter().any(|(k, _)| k == "specversion");
+        let event = if has_attributes {
+            match schemas::CloudEvent::from_user_properties(
+                user_properties
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str())),
+            ) {
+                Ok(event) => Some(event),
+                Err(error) => {
+                    tracing::warn!(%topic, %error, "message with broken CloudEvents attributes");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        Delivery {
+            topic,
+            event,
+            payload,
+            content_type: None,
+            retained: false,
+            response_topic: None,
+            correlation: None,
+            ack: None,
+        }
+    }
+
     /// The payload as the protobuf message `E`, checking the CloudEvents type first.
     pub fn decode<E: schemas::Event>(&self) -> Result<E, DeliveryError> {
         let event = self

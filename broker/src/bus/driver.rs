@@ -236,38 +236,17 @@ fn on_disconnected(inner: &Inner, eventloop: &mut EventLoop) {
 }
 
 async fn dispatch(inner: &Arc<Inner>, publish: Publish) {
-    let topic = String::from_utf8_lossy(&publish.topic).into_owned();
     let properties = publish.properties.clone().unwrap_or_default();
-    let has_attributes = properties
-        .user_properties
-        .iter()
-        .any(|(k, _)| k == "specversion");
-    let event = if has_attributes {
-        match schemas::CloudEvent::from_user_properties(
-            properties
-                .user_properties
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str())),
-        ) {
-            Ok(event) => Some(event),
-            Err(error) => {
-                tracing::warn!(%topic, %error, "message with broken CloudEvents attributes");
-                None
-            }
-        }
-    } else {
-        None
-    };
-    let delivery = Delivery {
-        topic,
-        event,
-        payload: publish.payload.clone(),
-        content_type: properties.content_type,
-        retained: publish.retain,
-        response_topic: properties.response_topic,
-        correlation: properties.correlation_data,
-        ack: (publish.qos != QoS::AtMostOnce).then(|| Arc::new(inner.acks.enqueue(publish))),
-    };
+    let mut delivery = Delivery::received(
+        &publish.topic,
+        &properties.user_properties,
+        publish.payload.clone(),
+    );
+    delivery.content_type = properties.content_type;
+    delivery.retained = publish.retain;
+    delivery.response_topic = properties.response_topic;
+    delivery.correlation = properties.correlation_data;
+    delivery.ack = (publish.qos != QoS::AtMostOnce).then(|| Arc::new(inner.acks.enqueue(publish)));
 
     let targets: Vec<mpsc::Sender<Delivery>> = {
         let mut state = inner.state();

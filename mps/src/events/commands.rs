@@ -125,6 +125,23 @@ pub fn return_value(body: &Value) -> (i64, String) {
     )
 }
 
+/// The power action a command delivery asks for, or the INVALID reply it gets: the payload must be a
+/// `PowerActionRequest` CloudEvent whose action `POST /power/action` accepts. Pure, so the decoding of
+/// what arrives from the broker can be fuzzed without a running MPS.
+pub fn requested_power_action(delivery: &Delivery) -> Result<i64, proto::CommandReply> {
+    let request = delivery
+        .decode::<proto::PowerActionRequest>()
+        .map_err(|error| reply(Status::Invalid, error.to_string()))?;
+    let action = i64::from(request.action);
+    if !is_power_action(action) {
+        return Err(reply(
+            Status::Invalid,
+            format!("{action} is not a power action"),
+        ));
+    }
+    Ok(action)
+}
+
 /// What to answer, or `None` to stay silent (another replica answers).
 async fn decide(
     mps: &Mps,
@@ -145,17 +162,10 @@ async fn decide(
             ));
         }
     }
-    let request = match delivery.decode::<proto::PowerActionRequest>() {
-        Ok(r) => r,
-        Err(error) => return Some(reply(Status::Invalid, error.to_string())),
+    let action = match requested_power_action(delivery) {
+        Ok(action) => action,
+        Err(invalid) => return Some(invalid),
     };
-    let action = i64::from(request.action);
-    if !is_power_action(action) {
-        return Some(reply(
-            Status::Invalid,
-            format!("{action} is not a power action"),
-        ));
-    }
     tracing::info!(guid, action, "power command");
     Some(match mps.power_action(guid, action).await {
         Ok(body) => {

@@ -3,7 +3,10 @@
 //! messages decoded through the codec never panics either.
 #![no_main]
 
-use apf::{ApfCodec, DecodeContext, Decoded, RequestSuccessForm, UserauthFailureForm, decode_with, encode_to_bytes};
+use apf::{
+    ApfCodec, DecodeContext, Decoded, RequestSuccessForm, UserauthFailureForm, decode_with,
+    encode_to_bytes,
+};
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
 
@@ -14,14 +17,25 @@ fuzz_target!(|data: &[u8]| {
         None => return,
     };
     let ctx = DecodeContext {
-        request_success: if ctx_byte & 1 == 0 { RequestSuccessForm::WithPort } else { RequestSuccessForm::Bare },
-        userauth_failure: if ctx_byte & 2 == 0 { UserauthFailureForm::Mps } else { UserauthFailureForm::Ssh },
+        request_success: if ctx_byte & 1 == 0 {
+            RequestSuccessForm::WithPort
+        } else {
+            RequestSuccessForm::Bare
+        },
+        userauth_failure: if ctx_byte & 2 == 0 {
+            UserauthFailureForm::Mps
+        } else {
+            UserauthFailureForm::Ssh
+        },
     };
     if let Ok(Decoded::Message(msg, used)) = decode_with(input, &ctx) {
         assert!(used > 0 && used <= input.len());
         let wire = encode_to_bytes(&msg).expect("a decoded message is encodable");
         // The encoder writes the MPS form of USERAUTH_FAILURE; decode with the matching context.
-        let again_ctx = DecodeContext { userauth_failure: UserauthFailureForm::Mps, ..ctx };
+        let again_ctx = DecodeContext {
+            userauth_failure: UserauthFailureForm::Mps,
+            ..ctx
+        };
         match decode_with(&wire, &again_ctx) {
             Ok(Decoded::Message(again, n)) => {
                 assert_eq!(n, wire.len());
