@@ -12,7 +12,7 @@ use super::table::{self, NO_AIM, Row};
 
 #[derive(clap::Args)]
 pub struct AllArgs {
-    /// Smaller sizes (1,000 devices instead of 10,000, shorter runs): a few minutes in all.
+    /// Smaller sizes (1,000 devices instead of 10,000, shorter runs): about a minute in all.
     #[arg(long)]
     pub quick: bool,
 }

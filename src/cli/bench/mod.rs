@@ -31,7 +31,7 @@ pub struct BenchArgs {
 
 #[derive(clap::Subcommand)]
 pub enum BenchCommand {
-    /// Every benchmark in sequence (about 8 minutes; --quick: about 3), then one table:
+    /// Every benchmark in sequence (about 4 minutes; --quick: about 1), then one table:
     /// figure, value, aim.
     All(all::AllArgs),
     /// QoS 1 publish rate and publish→receive latency through the embedded broker and Mosquitto.
