@@ -14,7 +14,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use broker::{Bus, BusConfig};
+use broker::Bus;
 use schemas::{Event, proto};
 use serde_json::json;
 use support::{Running, free_port, openamt, postgres::Database};
@@ -41,18 +41,14 @@ impl Received {
 }
 
 async fn dashboard(mosquitto: &broker::mosquitto::Mosquitto) -> (Bus, Arc<Mutex<Received>>) {
-    let mut config = BusConfig::new(
-        mosquitto.url().parse().unwrap(),
-        "dashboard",
-        mosquitto.credentials.password("dashboard").unwrap(),
-        "dash-broker-outage",
-        "/openamt/test/dash-broker-outage",
-    );
-    config.ca_pem = Some(mosquitto.ca_pem.as_bytes().to_vec());
     // A persistent session: what is published while the dashboard is cut off waits for it.
-    config.session_expiry = Duration::from_secs(600);
-    let bus = Bus::connect(config).await.unwrap();
-    bus.wait_connected(Duration::from_secs(10)).await.unwrap();
+    let bus = support::mosquitto_client(
+        mosquitto,
+        "dashboard",
+        "dash-broker-outage",
+        Duration::from_secs(600),
+    )
+    .await;
     let mut events = bus
         .subscribe(&bus.topics().all_device_events())
         .await

@@ -16,9 +16,8 @@ mod support;
 
 use std::{
     collections::{HashMap, HashSet},
-    fs::File,
     net::SocketAddr,
-    path::{Path, PathBuf},
+    path::Path,
     process::Stdio,
     sync::{Arc, LazyLock, Mutex},
     time::{Duration, Instant},
@@ -28,56 +27,18 @@ use broker::{Bus, BusConfig, mosquitto::Mosquitto};
 use rustls::pki_types::{CertificateDer, pem::PemObject};
 use schemas::{DeviceEvent, Event, Guid, Topic, proto};
 use serde_json::{Value, json};
-use support::{Running, free_port, openamt, pg_cluster::PgCluster};
+use support::{
+    Running, free_port,
+    logs::{Logs, random},
+    mosquitto_client, openamt,
+    pg_cluster::PgCluster,
+};
 
 /// One fault test at a time: each starts several services and a fleet, on a shared 2-core machine.
 static ONE_AT_A_TIME: LazyLock<tokio::sync::Mutex<()>> =
     LazyLock::new(|| tokio::sync::Mutex::new(()));
 
 const AMT_PASSWORD: &str = "Amt!Faults7x9q";
-
-fn random(len: usize) -> String {
-    use rand::{Rng, distr::Alphanumeric};
-    rand::rng()
-        .sample_iter(&Alphanumeric)
-        .take(len)
-        .map(char::from)
-        .collect()
-}
-
-/// Every child's stderr in a file; the last lines are printed if the test fails.
-struct Logs {
-    dir: PathBuf,
-}
-
-impl Logs {
-    fn file(&self, name: &str) -> File {
-        std::fs::create_dir_all(&self.dir).unwrap();
-        File::options()
-            .create(true)
-            .append(true)
-            .open(self.dir.join(format!("{name}.log")))
-            .unwrap()
-    }
-
-    fn read(&self, name: &str) -> String {
-        std::fs::read_to_string(self.dir.join(format!("{name}.log"))).unwrap_or_default()
-    }
-}
-
-impl Drop for Logs {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            return;
-        }
-        for entry in std::fs::read_dir(&self.dir).into_iter().flatten().flatten() {
-            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
-            let lines: Vec<&str> = text.lines().collect();
-            let tail = lines[lines.len().saturating_sub(60)..].join("\n");
-            eprintln!("---- {} ----\n{tail}", entry.path().display());
-        }
-    }
-}
 
 async fn eventually(what: &str, secs: u64, mut check: impl AsyncFnMut() -> bool) -> Instant {
     let deadline = Instant::now() + Duration::from_secs(secs);
@@ -200,17 +161,7 @@ impl Seen {
 }
 
 async fn dashboard(mosquitto: &Mosquitto, client_id: &str) -> (Bus, Arc<Mutex<Seen>>) {
-    let mut config = BusConfig::new(
-        mosquitto.url().parse().unwrap(),
-        "dashboard",
-        mosquitto.credentials.password("dashboard").unwrap(),
-        client_id,
-        &format!("/openamt/test/{client_id}"),
-    );
-    config.ca_pem = Some(mosquitto.ca_pem.as_bytes().to_vec());
-    config.session_expiry = Duration::ZERO;
-    let bus = Bus::connect(config).await.unwrap();
-    bus.wait_connected(Duration::from_secs(10)).await.unwrap();
+    let bus = mosquitto_client(mosquitto, "dashboard", client_id, Duration::ZERO).await;
     let mut events = bus
         .subscribe(&bus.topics().all_device_events())
         .await

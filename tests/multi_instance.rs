@@ -14,58 +14,29 @@ mod support;
 
 use std::{
     collections::{HashMap, HashSet},
-    fs::File,
     net::SocketAddr,
-    path::{Path, PathBuf},
+    path::Path,
     process::Stdio,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
-use broker::{Bus, BusConfig};
+use broker::Bus;
 use futures::StreamExt;
 use rustls::pki_types::{CertificateDer, pem::PemObject};
 use schemas::{Event, Service, proto};
 use serde_json::{Value, json};
-use support::{Running, balancer::Balancer, free_port, openamt, postgres::Database};
+use support::{
+    Running,
+    balancer::Balancer,
+    free_port,
+    logs::{Logs, random},
+    mosquitto_client, openamt,
+    postgres::Database,
+};
 
 const DEVICES: u64 = 200;
 const AMT_PASSWORD: &str = "Amt!Multi7x9q";
-
-fn random(len: usize) -> String {
-    use rand::{Rng, distr::Alphanumeric};
-    rand::rng()
-        .sample_iter(&Alphanumeric)
-        .take(len)
-        .map(char::from)
-        .collect()
-}
-
-/// Every child's stderr in a file; printed (the last lines) if the test fails.
-struct Logs {
-    dir: PathBuf,
-}
-
-impl Logs {
-    fn file(&self, name: &str) -> File {
-        std::fs::create_dir_all(&self.dir).unwrap();
-        File::create(self.dir.join(format!("{name}.log"))).unwrap()
-    }
-}
-
-impl Drop for Logs {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            return;
-        }
-        for entry in std::fs::read_dir(&self.dir).into_iter().flatten().flatten() {
-            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
-            let lines: Vec<&str> = text.lines().collect();
-            let tail = lines[lines.len().saturating_sub(40)..].join("\n");
-            eprintln!("---- {} ----\n{tail}", entry.path().display());
-        }
-    }
-}
 
 async fn wait_listening(addr: SocketAddr, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -296,20 +267,13 @@ async fn two_mps_instances_share_the_fleet_and_one_fails_over_to_the_other() {
         broker::mosquitto::Mosquitto::start(&dir.path().join("mosquitto"), free_port()).unwrap();
     let database = Database::create("mi");
 
-    let mut dashboard_config = BusConfig::new(
-        mosquitto.url().parse().unwrap(),
+    let dashboard = mosquitto_client(
+        &mosquitto,
         "dashboard",
-        mosquitto.credentials.password("dashboard").unwrap(),
         "dash-multi-instance",
-        "/openamt/test/dash-multi-instance",
-    );
-    dashboard_config.ca_pem = Some(mosquitto.ca_pem.as_bytes().to_vec());
-    dashboard_config.session_expiry = Duration::ZERO;
-    let dashboard = Bus::connect(dashboard_config).await.unwrap();
-    dashboard
-        .wait_connected(Duration::from_secs(10))
-        .await
-        .unwrap();
+        Duration::ZERO,
+    )
+    .await;
     let seen = watch(&dashboard).await;
 
     // Two MPS: the first makes the CIRA certificates in the shared store, the second finds them.

@@ -4,6 +4,7 @@
 pub mod balancer;
 pub mod cira;
 pub mod leaks;
+pub mod logs;
 pub mod pg_cluster;
 pub mod postgres;
 
@@ -150,4 +151,27 @@ pub fn start_up_with(dir: &Path, env: &[(&str, String)]) -> Up {
         password,
         banner,
     }
+}
+
+/// A bus client of the test Mosquitto as `user`; `session_expiry` zero starts clean each time.
+pub async fn mosquitto_client(
+    mosquitto: &broker::mosquitto::Mosquitto,
+    user: &str,
+    client_id: &str,
+    session_expiry: std::time::Duration,
+) -> broker::Bus {
+    let mut config = broker::BusConfig::new(
+        mosquitto.url().parse().unwrap(),
+        user,
+        mosquitto.credentials.password(user).unwrap(),
+        client_id,
+        &format!("/openamt/test/{client_id}"),
+    );
+    config.ca_pem = Some(mosquitto.ca_pem.as_bytes().to_vec());
+    config.session_expiry = session_expiry;
+    let bus = broker::Bus::connect(config).await.unwrap();
+    bus.wait_connected(std::time::Duration::from_secs(10))
+        .await
+        .unwrap();
+    bus
 }
