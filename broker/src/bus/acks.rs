@@ -2,6 +2,13 @@
 //! messages in the order it received them (MQTT 3.1.1 §4.6, and rumqttd drops a client that does not),
 //! while consumers finish their deliveries in any order. Each delivery takes a slot when it arrives;
 //! acknowledgements leave when every earlier slot is done.
+//!
+//! An acknowledgement must never be dropped: the broker does not send a QoS 1 message again on the same
+//! connection, so a lost PUBACK holds that message in the broker's in-flight window for the rest of
+//! the connection. Mosquitto stopped delivering a 50,000-event burst for good once a few thousand
+//! had been lost to rumqttc's full request queue (its event loop takes one request per turn but reads
+//! many publishes per turn). Finished acknowledgements therefore go, in order, through an unbounded
+//! queue to a task that waits for room in rumqttc's queue.
 
 use std::{
     collections::VecDeque,
@@ -12,6 +19,7 @@ use std::{
 };
 
 use rumqttc::v5::{AsyncClient, mqttbytes::v5::Publish};
+use tokio::sync::mpsc;
 
 #[derive(Default)]
 struct Queue {
@@ -25,16 +33,19 @@ struct Queue {
 
 #[derive(Clone)]
 pub(crate) struct AckQueue {
-    client: AsyncClient,
     queue: Arc<Mutex<Queue>>,
+    /// Acknowledgements due, in order, with the generation they belong to, for [`forward`].
+    due: mpsc::UnboundedSender<(u64, Publish)>,
 }
 
 impl AckQueue {
+    /// Also starts the task that hands acknowledgements to the MQTT client; it ends when the last
+    /// `AckQueue` (the bus's or a delivery's) is gone, or with the MQTT event loop.
     pub fn new(client: AsyncClient) -> Self {
-        AckQueue {
-            client,
-            queue: Arc::default(),
-        }
+        let queue: Arc<Mutex<Queue>> = Arc::default();
+        let (due, due_rx) = mpsc::unbounded_channel();
+        tokio::spawn(forward(client, queue.clone(), due_rx));
+        AckQueue { queue, due }
     }
 
     /// Forgets the slots of the previous connection.
@@ -69,11 +80,30 @@ impl AckQueue {
         }
         while queue.slots.front().is_some_and(|(_, done)| *done) {
             if let Some((publish, _)) = queue.slots.pop_front() {
-                // A full request queue only means the broker sends the message again; consumers drop
-                // the duplicate by its event id.
-                let _ = self.client.try_ack(&publish);
+                // Queued under the lock, so acknowledgements keep the order of the slots.
+                let _ = self.due.send((queue.generation, publish));
             }
             queue.first_slot += 1;
+        }
+    }
+}
+
+/// Hands due acknowledgements to the MQTT client in order, waiting while its request queue is full
+/// (never dropping one, see the module's notes). Those of an older connection are skipped: their packet
+/// ids mean nothing on the new one, and the broker sends those messages again.
+async fn forward(
+    client: AsyncClient,
+    queue: Arc<Mutex<Queue>>,
+    mut due: mpsc::UnboundedReceiver<(u64, Publish)>,
+) {
+    while let Some((generation, publish)) = due.recv().await {
+        let current = queue.lock().unwrap_or_else(|e| e.into_inner()).generation;
+        if generation != current {
+            continue;
+        }
+        if client.ack(&publish).await.is_err() {
+            // The event loop is gone: the bus has shut down.
+            return;
         }
     }
 }
