@@ -4,11 +4,11 @@
 //! acknowledgements leave when every earlier slot is done.
 //!
 //! An acknowledgement must never be dropped: the broker does not send a QoS 1 message again on the same
-//! connection, so a lost PUBACK holds that message in the broker's in-flight window for the rest of
-//! the connection. Mosquitto stopped delivering a 50,000-event burst for good once a few thousand
-//! had been lost to rumqttc's full request queue (its event loop takes one request per turn but reads
-//! many publishes per turn). Finished acknowledgements therefore go, in order, through an unbounded
-//! queue to a task that waits for room in rumqttc's queue.
+//! connection, so a lost PUBACK leaves that message unacknowledged for the rest of the connection.
+//! Mosquitto stopped delivering a 50,000-event burst for good once a few thousand had been lost to
+//! rumqttc's full request queue (its event loop takes one request per turn but reads many publishes
+//! per turn). Finished acknowledgements therefore go, in order, through an unbounded queue to a task
+//! that waits for room in rumqttc's queue.
 
 use std::{
     collections::VecDeque,
