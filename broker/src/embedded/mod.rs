@@ -3,7 +3,8 @@
 //! later starts reuse both.
 
 mod gate;
-mod packet;
+/// The MQTT packet reading the gate does before any client is authenticated (public for the fuzz target).
+pub mod packet;
 
 use std::{
     collections::HashMap,
