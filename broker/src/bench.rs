@@ -199,3 +199,89 @@ pub async fn measure(
         latency_max: latencies.last().copied().unwrap_or_default(),
     })
 }
+
+/// A database of a benchmark's own on a Postgres server (the MPS and RPS benchmarks with
+/// `--postgres`), dropped at the end.
+pub struct ScratchDatabase {
+    server: String,
+    name: String,
+    /// Where the benchmarked service connects.
+    pub url: String,
+}
+
+impl ScratchDatabase {
+    /// Creates `<prefix>_<random>` on the server of `server` (a `postgres://` URL, any database).
+    pub async fn create(server: &str, prefix: &str) -> Result<ScratchDatabase, sea_orm::DbErr> {
+        use sea_orm::ConnectionTrait;
+        let name = format!("{prefix}_{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff);
+        let url = with_database(server, &name).ok_or_else(|| {
+            sea_orm::DbErr::Custom("the Postgres server is not a postgres:// URL".into())
+        })?;
+        let admin = sea_orm::Database::connect(server).await?;
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await?;
+        admin.close().await?;
+        Ok(ScratchDatabase {
+            server: server.to_owned(),
+            name,
+            url,
+        })
+    }
+
+    /// Drops the database.
+    pub async fn drop(self) -> Result<(), sea_orm::DbErr> {
+        use sea_orm::ConnectionTrait;
+        let admin = sea_orm::Database::connect(&self.server).await?;
+        admin
+            .execute_unprepared(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .await?;
+        admin.close().await
+    }
+}
+
+/// The URL of database `name` on the server of a `postgres://` URL (its query kept).
+fn with_database(url: &str, name: &str) -> Option<String> {
+    let rest = url
+        .strip_prefix("postgres://")
+        .or_else(|| url.strip_prefix("postgresql://"))?;
+    let scheme = &url[..url.len() - rest.len()];
+    let (path_and_more, query) = match rest.split_once('?') {
+        Some((p, q)) => (p, format!("?{q}")),
+        None => (rest, String::new()),
+    };
+    let server = path_and_more
+        .split_once('/')
+        .map_or(path_and_more, |(s, _)| s);
+    (!server.is_empty()).then(|| format!("{scheme}{server}/{name}{query}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn the_database_is_replaced_and_the_query_kept() {
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5432/test", "b1").as_deref(),
+            Some("postgres://postgres@127.0.0.1:5432/b1")
+        );
+        assert_eq!(
+            with_database("postgresql://u:p@db:5432/mpsdb?sslmode=disable", "b1").as_deref(),
+            Some("postgresql://u:p@db:5432/b1?sslmode=disable")
+        );
+        assert_eq!(
+            with_database("postgresql://u:p@db/x?sslmode=disable", "b1").as_deref(),
+            Some("postgresql://u:p@db/b1?sslmode=disable")
+        );
+        assert_eq!(
+            with_database("postgres://127.0.0.1", "b1").as_deref(),
+            Some("postgres://127.0.0.1/b1")
+        );
+        assert_eq!(with_database("sqlite://x.db", "b1"), None);
+        assert_eq!(with_database("postgres:///test", "b1"), None);
+    }
+}

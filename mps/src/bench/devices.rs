@@ -13,32 +13,9 @@ use std::process::{Child, Command, Stdio};
 use anyhow::Context;
 use clap::Parser;
 
-/// How to start the device process: a program and the arguments that select the fleet mode.
-#[derive(Debug, Clone)]
-pub struct DeviceCommand {
-    pub program: PathBuf,
-    pub args: Vec<OsString>,
-}
-
-impl DeviceCommand {
-    pub fn new(
-        program: impl Into<PathBuf>,
-        args: impl IntoIterator<Item = impl Into<OsString>>,
-    ) -> DeviceCommand {
-        DeviceCommand {
-            program: program.into(),
-            args: args.into_iter().map(Into::into).collect(),
-        }
-    }
-
-    /// This executable again, with `args` before the fleet's flags (e.g. `["sim", "cira"]` for
-    /// `openamt`, or the flag an example's `main` dispatches on).
-    pub fn this_executable(
-        args: impl IntoIterator<Item = impl Into<OsString>>,
-    ) -> std::io::Result<DeviceCommand> {
-        Ok(DeviceCommand::new(std::env::current_exe()?, args))
-    }
-}
+/// How to start the device process: a program and the arguments that select the fleet mode
+/// (`this_executable(["sim", "cira"])` for `openamt`).
+pub type DeviceCommand = sim::bench::ChildCommand;
 
 /// What the device process needs to know.
 pub(crate) struct FleetSpec<'a> {

@@ -7,10 +7,10 @@
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
+use broker::bench::ScratchDatabase;
 use broker::mosquitto::Mosquitto;
 use broker::{Bus, BusConfig, OutboxConfig};
-use sea_orm::ConnectionTrait;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::{MpsConfig, MpsDeps, RunningMps};
@@ -47,7 +47,13 @@ impl Stack {
         outbox: Outbox,
     ) -> anyhow::Result<Stack> {
         let database = match postgres {
-            Some(url) => Some(ScratchDatabase::create(url).await?),
+            Some(url) => Some(
+                ScratchDatabase::create(url, "openamt_bench")
+                    .await
+                    .with_context(|| {
+                        format!("a scratch database on {}", crate::config::redact_url(url))
+                    })?,
+            ),
             None => None,
         };
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
@@ -126,64 +132,13 @@ impl Stack {
             bus.shutdown(Duration::from_secs(5)).await;
         }
         if let Some(database) = self.database {
-            database.drop().await?;
+            database
+                .drop()
+                .await
+                .context("dropping the scratch database")?;
         }
         stopped
     }
-}
-
-/// A database of the benchmark's own on a Postgres server, dropped at the end.
-struct ScratchDatabase {
-    server: String,
-    name: String,
-    url: String,
-}
-
-impl ScratchDatabase {
-    async fn create(server: &str) -> anyhow::Result<ScratchDatabase> {
-        let name = format!("openamt_bench_{}", hex::encode(rand::random::<[u8; 6]>()));
-        let Some(url) = with_database(server, &name) else {
-            bail!("{server:?} is not a postgres:// URL");
-        };
-        let db = sea_orm::Database::connect(server)
-            .await
-            .with_context(|| format!("connecting to {}", crate::config::redact_url(server)))?;
-        db.execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await?;
-        db.close().await?;
-        Ok(ScratchDatabase {
-            server: server.to_owned(),
-            name,
-            url,
-        })
-    }
-
-    async fn drop(self) -> anyhow::Result<()> {
-        let db = sea_orm::Database::connect(&self.server).await?;
-        db.execute_unprepared(&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        ))
-        .await?;
-        db.close().await?;
-        Ok(())
-    }
-}
-
-/// The URL of database `name` on the server of a `postgres://` URL (its query kept).
-fn with_database(url: &str, name: &str) -> Option<String> {
-    let rest = url
-        .strip_prefix("postgres://")
-        .or_else(|| url.strip_prefix("postgresql://"))?;
-    let scheme = &url[..url.len() - rest.len()];
-    let (path_and_more, query) = match rest.split_once('?') {
-        Some((p, q)) => (p, format!("?{q}")),
-        None => (rest, String::new()),
-    };
-    let server = path_and_more
-        .split_once('/')
-        .map_or(path_and_more, |(s, _)| s);
-    (!server.is_empty()).then(|| format!("{scheme}{server}/{name}{query}"))
 }
 
 /// A bus client of `user`, starting with a clean session.
@@ -207,27 +162,4 @@ async fn client(mosquitto: &Mosquitto, user: &str) -> anyhow::Result<Bus> {
 
 fn random_secret() -> String {
     hex::encode(rand::random::<[u8; 16]>())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_scratch_database_lives_on_the_given_server() {
-        assert_eq!(
-            with_database("postgres://postgres@127.0.0.1:5432/test", "b1").as_deref(),
-            Some("postgres://postgres@127.0.0.1:5432/b1")
-        );
-        assert_eq!(
-            with_database("postgresql://u:p@db:5432/mpsdb?sslmode=disable", "b1").as_deref(),
-            Some("postgresql://u:p@db:5432/b1?sslmode=disable")
-        );
-        assert_eq!(
-            with_database("postgres://127.0.0.1", "b1").as_deref(),
-            Some("postgres://127.0.0.1/b1")
-        );
-        assert_eq!(with_database("sqlite://x.db", "b1"), None);
-        assert_eq!(with_database("postgres:///test", "b1"), None);
-    }
 }
