@@ -177,32 +177,7 @@ async fn a_new_user_runs_the_whole_system_with_one_command() {
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     // Twenty simulated devices activate through the gateway's /activate and stay, connecting over CIRA.
-    let devices = Running(Some(
-        openamt(dir.path())
-            .args([
-                "sim",
-                "activate",
-                "--rps-url",
-                &format!("{}/activate", gw.replace("https://", "wss://")),
-            ])
-            .arg("--ca")
-            .arg(data.join("ca.pem"))
-            .args([
-                "--profile",
-                "ccm-cira",
-                "--devices",
-                &DEVICES.to_string(),
-                "--seed",
-                "7",
-                "--stay",
-            ])
-            .args(["--concurrency", "10"])
-            .env("RUST_LOG", "debug")
-            .stdout(Stdio::null())
-            .stderr(log_file(dir.path(), "sim-activate"))
-            .spawn()
-            .unwrap(),
-    ));
+    let devices = activate(dir.path(), &gw, DEVICES, 7, "sim-activate");
 
     let mut watcher = watcher;
     let watched = watcher.0.take().unwrap();
@@ -339,30 +314,7 @@ async fn a_new_user_runs_the_whole_system_with_one_command() {
     assert_eq!(status, 200, "{profile}");
     assert_eq!(profile["ciraConfigName"], "local-mps");
     // And the devices come back when they reconnect.
-    let devices = Running(Some(
-        openamt(dir.path())
-            .args([
-                "sim",
-                "activate",
-                "--rps-url",
-                &format!("{}/activate", gw.replace("https://", "wss://")),
-            ])
-            .arg("--ca")
-            .arg(data.join("ca.pem"))
-            .args([
-                "--profile",
-                "ccm-cira",
-                "--devices",
-                "1",
-                "--seed",
-                "8",
-                "--stay",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    ));
+    let devices = activate(dir.path(), &gw, 1, 8, "sim-activate-again");
     eventually(
         "a device activated after the restart to connect",
         60,
@@ -415,6 +367,33 @@ async fn a_new_user_runs_the_whole_system_with_one_command() {
     assert!(secrets.len() > 2 * DEVICES, "{} secrets", secrets.len());
     let texts = support::leaks::read_all(&support::leaks::log_files(&dir.path().join("logs")));
     support::leaks::assert_free_of_secrets(&texts, &secrets);
+}
+
+/// Simulated devices that activate through the gateway's `/activate` with the `ccm-cira` profile
+/// and stay, connecting over CIRA; their logs (debug level) go to `<dir>/logs/<log>.log`.
+fn activate(dir: &Path, gateway: &str, devices: usize, seed: u64, log: &str) -> Running {
+    Running(Some(
+        openamt(dir)
+            .args(["sim", "activate", "--rps-url"])
+            .arg(format!(
+                "{}/activate",
+                gateway.replace("https://", "wss://")
+            ))
+            .arg("--ca")
+            .arg(dir.join("openamt-data/ca.pem"))
+            .args(["--profile", "ccm-cira", "--stay", "--concurrency", "10"])
+            .args([
+                "--devices",
+                &devices.to_string(),
+                "--seed",
+                &seed.to_string(),
+            ])
+            .env("RUST_LOG", "debug")
+            .stdout(Stdio::null())
+            .stderr(log_file(dir, log))
+            .spawn()
+            .unwrap(),
+    ))
 }
 
 /// A log file under `<dir>/logs`.
