@@ -17,4 +17,4 @@ pub use bus::{
 };
 pub use credentials::{Credentials, CredentialsError};
 pub use embedded::{BrokerError, EmbeddedBroker, EmbeddedBrokerConfig};
-pub use outbox::{OutboxConfig, OutboxRecord};
+pub use outbox::{OutboxConfig, OutboxRecord, database_unavailable};

@@ -127,6 +127,32 @@ impl OutboxStore for DatabaseOutbox {
     }
 }
 
+/// Whether `err` is the database being unreachable (down, restarting, no connection to be had) rather
+/// than a refused statement: trying again later may work. Every service on a database asks this.
+pub fn database_unavailable(err: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr, sqlx};
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            match &**e {
+                sqlx::Error::Io(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::Protocol(_) => true,
+                // Postgres shutting down or starting up (SQLSTATE class 57, operator intervention;
+                // 08, connection exception).
+                sqlx::Error::Database(db) => db
+                    .code()
+                    .is_some_and(|code| code.starts_with("57") || code.starts_with("08")),
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@ mod record;
 
 use std::{path::PathBuf, sync::Arc};
 
-pub use database::DatabaseOutbox;
+pub use database::{DatabaseOutbox, database_unavailable};
 
 pub use file::FileOutbox;
 pub use record::OutboxRecord;

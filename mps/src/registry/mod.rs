@@ -12,7 +12,7 @@ use std::time::Duration;
 pub use device::Device;
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, QueryResult,
-    RuntimeErr, SqlErr, Statement, Value, sqlx,
+    SqlErr, Statement, Value,
 };
 use sql::Dialect;
 use time::OffsetDateTime;
@@ -51,29 +51,7 @@ impl RegistryError {
     /// The database could not be reached (down, restarting, no free connection): trying again later
     /// may work, unlike a refused or unreadable row.
     pub fn is_unavailable(&self) -> bool {
-        let RegistryError::Db(error) = self else {
-            return false;
-        };
-        match error {
-            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
-            DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
-                match &**e {
-                    sqlx::Error::Io(_)
-                    | sqlx::Error::PoolTimedOut
-                    | sqlx::Error::PoolClosed
-                    | sqlx::Error::WorkerCrashed
-                    | sqlx::Error::Tls(_)
-                    | sqlx::Error::Protocol(_) => true,
-                    // Postgres shutting down or starting up (SQLSTATE class 57: operator intervention,
-                    // 08: connection exception).
-                    sqlx::Error::Database(db) => db
-                        .code()
-                        .is_some_and(|code| code.starts_with("57") || code.starts_with("08")),
-                    _ => false,
-                }
-            }
-            _ => false,
-        }
+        matches!(self, RegistryError::Db(error) if broker::database_unavailable(error))
     }
 }
 

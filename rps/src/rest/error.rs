@@ -45,7 +45,7 @@ impl ApiError {
     /// The reference answers every failed write 400 `Operation failed`, which tells a client its request
     /// was wrong when trying again later is what works.
     pub fn or_unavailable(self, e: &sea_orm::DbErr) -> Self {
-        if !crate::db::unavailable(e) {
+        if !broker::database_unavailable(e) {
             return self;
         }
         let message = match self {
