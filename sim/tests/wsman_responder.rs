@@ -601,15 +601,15 @@ async fn generated_keys_are_real_rsa_keys() {
 }
 
 #[tokio::test]
-async fn certificates_are_described_like_amt_describes_them() {
+async fn reference_suite_certificates_are_described_like_amt_describes_them() {
     // The reference answer holds a real MPS root and AMT's own Subject/Issuer text for it.
-    let shared = std::env::var_os("OPENAMT_SHARED_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| "/work/shared".into());
-    let xml = std::fs::read_to_string(
-        shared.join("reference/wsman-responses/amt/publickey/certificate/get.xml"),
-    )
-    .expect("reference answer");
+    let Some(path) = reference_suite::artifact(
+        "wsman-responses/amt/publickey/certificate/get.xml",
+        "the simulator describing certificates as AMT does",
+    ) else {
+        return;
+    };
+    let xml = std::fs::read_to_string(path).expect("reference answer");
     let reference = wsman::parse_response(&xml, wsman::ParseOptions::MPS).expect("parses");
     let expected = &reference.body()["AMT_PublicKeyCertificate"];
     let der = expected["X509Certificate"].as_str().expect("certificate");
