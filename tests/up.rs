@@ -278,6 +278,79 @@ async fn a_new_user_runs_the_whole_system_with_one_command() {
         .expect("typed keys echoed");
     console.close().await.unwrap();
 
+    // A device activated and then deactivated through the gateway is gone from MPS, and leaves no
+    // retained presence (through the embedded broker, where a shared-subscription quirk once kept
+    // MPS from ever hearing of deactivations).
+    let deactivated = sim::device::guid_for(99, 0).to_string();
+    let cycle = openamt(dir.path())
+        .args(["sim", "activate", "--rps-url"])
+        .arg(format!("{}/activate", gw.replace("https://", "wss://")))
+        .arg("--ca")
+        .arg(data.join("ca.pem"))
+        .args(["--profile", "ccm-cira", "--devices", "1", "--seed", "99"])
+        // Connected over CIRA for a few seconds first, so it had a presence.
+        .args(["--stay", "--duration", "4"])
+        .args(["--deactivate", "--password", "Amt-P@ssw0rd1"])
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(log_file(dir.path(), "sim-deactivate"))
+        .output()
+        .unwrap();
+    let summary: Value = serde_json::from_slice(&cycle.stdout).expect("the summary is JSON");
+    assert_eq!(
+        summary["deactivation"]["succeeded"],
+        1,
+        "{}",
+        String::from_utf8_lossy(&cycle.stdout)
+    );
+    eventually("the deactivated device to be removed", 30, async || {
+        let (status, _) = call(
+            &http,
+            &token,
+            Method::GET,
+            format!("{gw}/mps/api/v1/devices/{deactivated}"),
+            None,
+        )
+        .await;
+        status == 404
+    })
+    .await;
+    let retained_presences = || {
+        let out = std::process::Command::new("mosquitto_sub")
+            .args([
+                "-V",
+                "mqttv5",
+                "-h",
+                "localhost",
+                "-p",
+                &up.mqtt_port,
+                "--cafile",
+            ])
+            .arg(data.join("ca.pem"))
+            .args(["-u", "dashboard", "-P", &dashboard])
+            .args([
+                "-t",
+                "openamt/v1/devices/+/presence",
+                "--retained-only",
+                "-W",
+                "2",
+            ])
+            .args(["-F", "%t"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    eventually(
+        "the deactivated device's presence to be cleared",
+        30,
+        async || {
+            let retained = retained_presences();
+            !retained.contains(&deactivated) && retained.lines().count() == DEVICES
+        },
+    )
+    .await;
+    assert_eq!(summary["fleet"]["ever_connected"], 1, "{summary}");
+
     // Ctrl-C stops everything cleanly; the devices are reported disconnected.
     drop(devices);
     assert!(

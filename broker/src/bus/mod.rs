@@ -215,7 +215,8 @@ impl Inner {
             };
             let properties = rumqttc::v5::mqttbytes::v5::PublishProperties {
                 user_properties: record.properties.clone(),
-                content_type: Some(record.content_type.clone()),
+                // A cleared retained message carries nothing, not even a content type.
+                content_type: Some(record.content_type.clone()).filter(|c| !c.is_empty()),
                 response_topic: record.response_topic.clone(),
                 correlation_data: record.correlation.clone(),
                 ..Default::default()
@@ -418,6 +419,22 @@ impl Bus {
             payload: Bytes::from(event.encode_to_vec()),
         })?;
         Ok((id, stored))
+    }
+
+    /// Removes the retained message of a presence or status topic (an empty retained publish), with
+    /// the same durability and order as events: a device that no longer exists (deactivated) leaves
+    /// no presence behind for late subscribers. Subscribers see an empty payload without attributes.
+    pub fn clear_retained_queued(&self, topic: &Topic) -> Result<Stored, BusError> {
+        debug_assert!(retained(topic), "only retained topics can be cleared");
+        self.queue(OutboxRecord {
+            topic: self.inner.topics.render(topic),
+            retain: true,
+            properties: Vec::new(),
+            content_type: String::new(),
+            response_topic: None,
+            correlation: None,
+            payload: Bytes::new(),
+        })
     }
 
     /// Publishes a JSON document on a topic outside the tree (the reference's `mps/events` and

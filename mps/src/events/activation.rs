@@ -3,7 +3,7 @@
 //! "deactivated" removes it (the device's secrets are RPS's to delete), "updated" applies a
 //! maintenance change (what `PATCH /api/v1/devices` and `DELETE /api/v1/devices/refresh` did).
 //!
-//! Activation and deactivation use a shared subscription (`$share/mps/…`), so exactly one replica
+//! Activation and deactivation use shared subscriptions (`$share/mps-<event>/…`), so exactly one replica
 //! handles each. Every replica takes "updated": the one holding the device's tunnel must reload a
 //! rotated password, and the row update is the same whoever writes it. Each event is acknowledged to
 //! the broker only once it is applied.
@@ -20,14 +20,22 @@ use tokio_util::sync::CancellationToken;
 use crate::registry::RegistryError;
 use crate::service::{Mps, Registered, RemoveError};
 
-/// Shared-subscription group of every MPS replica.
+/// Shared-subscription group of every MPS replica; each filter gets a share name of its own.
 pub const GROUP: &str = "mps";
 /// Attempts at a database write that failed for another reason than an unreachable database, before
 /// the event is given up (logged).
 const ATTEMPTS: u32 = 4;
 
+/// `$share/mps-<event>/…`. MQTT 5 names a shared subscription by its share name *and* filter, but the
+/// embedded broker (rumqttd 0.20) keys its groups by share name alone, with one read position per
+/// group: with `$share/mps/` on both filters the second one (deactivations) never received anything.
+/// One share name per filter means the same on every broker.
 pub fn filter(topics: &Topics, event: DeviceEvent) -> String {
-    format!("$share/{GROUP}/{}", topics.device_events(event))
+    format!(
+        "$share/{GROUP}-{}/{}",
+        event.as_str(),
+        topics.device_events(event)
+    )
 }
 
 /// Subscribes both consumers and runs them until `stop`.
@@ -69,7 +77,7 @@ pub async fn spawn(mps: Mps, bus: Bus, stop: CancellationToken) -> Vec<JoinHandl
 }
 
 /// The device an event is about: the topic names it; a payload naming another one is refused.
-fn device_of(topics: &Topics, topic: &str, payload_guid: &str) -> Option<String> {
+pub(super) fn device_of(topics: &Topics, topic: &str, payload_guid: &str) -> Option<String> {
     match topics.parse(topic) {
         Ok(Topic::DeviceEvent(g, _)) => {
             let g = g.to_string();
@@ -512,7 +520,7 @@ mod tests {
         );
         assert_eq!(
             filter(&t, DeviceEvent::Activation),
-            "$share/mps/openamt/v1/events/devices/+/activation"
+            "$share/mps-activation/openamt/v1/events/devices/+/activation"
         );
     }
 }

@@ -7,6 +7,7 @@
 //!   ([`bus_config`]) and is published by [`Events::finish`] at a clean shutdown.
 //! - [`activation`]: RPS's "activation succeeded" registers the device, "deactivated" removes it
 //!   (one replica handles each, through a shared subscription).
+//! - [`forget`]: every replica closes a deactivated device's tunnel and clears its presence.
 //! - [`commands`]: power actions on `commands/devices/{guid}/power`, answered on the MQTT 5
 //!   response topic by the replica holding the device.
 //! - [`reference`]: the reference's JSON events on `mps/events`, behind `reference_events`.
@@ -19,6 +20,7 @@
 
 pub mod activation;
 pub mod commands;
+pub mod forget;
 pub mod publisher;
 pub mod reassert;
 pub mod reference;
@@ -173,9 +175,25 @@ impl Events {
             mps.clone(),
             view.clone(),
             orphaned_rx,
-            jobs_tx,
+            jobs_tx.clone(),
             stop.clone(),
         ));
+        match bus
+            .subscribe(
+                &bus.topics()
+                    .device_events(schemas::DeviceEvent::Deactivated),
+            )
+            .await
+        {
+            Ok(sub) => consumers.push(tokio::spawn(forget::run(
+                mps.clone(),
+                bus.topics().clone(),
+                sub,
+                jobs_tx,
+                stop.clone(),
+            ))),
+            Err(error) => tracing::error!(%error, "cannot follow deactivations"),
+        }
         consumers.extend(activation::spawn(mps.clone(), bus.clone(), stop.clone()).await);
         consumers
             .extend(commands::spawn(mps.clone(), bus.clone(), view.clone(), stop.clone()).await);

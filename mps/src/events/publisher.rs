@@ -13,7 +13,7 @@
 //! - when the broker wrongly declared this instance dead, its status and the devices others took
 //!   offline are announced again ([`super::reassert`]).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -66,6 +66,10 @@ pub enum Job {
     Reassert,
     /// Another instance published `guid` offline while it is held here: announce it again (if held).
     Reannounce(String),
+    /// RPS deactivated `guid` at `at`: its presence is cleared rather than taken offline, now if
+    /// no instance holds it, or when the tunnel held here (closed by [`super::forget`]) ends. A
+    /// tunnel that began after `at` belongs to a new activation and is left alone.
+    Forget { guid: String, at: SystemTime },
 }
 
 pub struct Publisher {
@@ -82,6 +86,8 @@ pub struct Publisher {
     held: HashMap<String, Held>,
     /// Jobs taken and not done yet, in small pieces (see [`ORPHANS_PER_TURN`]).
     backlog: VecDeque<Job>,
+    /// Deactivated devices held here: their presence is cleared when their tunnel ends.
+    forgotten: HashSet<String>,
 }
 
 impl Publisher {
@@ -102,6 +108,7 @@ impl Publisher {
             last_seen,
             held: HashMap::new(),
             backlog: VecDeque::new(),
+            forgotten: HashSet::new(),
         }
     }
 
@@ -227,6 +234,10 @@ impl Publisher {
         }
         let guid = g.to_string();
         self.held.remove(&guid);
+        if self.forgotten.remove(&guid) {
+            self.clear_presence(g).await;
+            return;
+        }
         if !self.view.may_mark_offline(&guid) {
             tracing::info!(
                 guid,
@@ -244,6 +255,36 @@ impl Publisher {
             since: Some(timestamp(now)),
         };
         self.presence(g, presence).await;
+    }
+
+    /// A deactivated device leaves no presence: the retained message is removed.
+    async fn clear_presence(&self, g: Guid) {
+        let guid = g.to_string();
+        self.view.forget(&guid);
+        match self.bus.clear_retained_queued(&Topic::Presence(g)) {
+            Ok(_) => tracing::info!(guid, "deactivated device: presence cleared"),
+            Err(error) => tracing::error!(%error, guid, "clearing the presence failed"),
+        }
+    }
+
+    fn forget(&mut self, guid: String, at: SystemTime) -> Option<Guid> {
+        match self.held.get(&guid) {
+            Some(held) if held.since <= at => {
+                self.forgotten.insert(guid);
+                None
+            }
+            Some(_) => {
+                tracing::info!(
+                    guid,
+                    "deactivated device is connected again since: presence kept"
+                );
+                None
+            }
+            None => match self.view.holder(&guid) {
+                Some(holder) if holder != self.instance => None,
+                _ => guid.parse().ok(),
+            },
+        }
     }
 
     /// A presence an earlier run of this instance left connected goes offline, unless the device
@@ -351,6 +392,11 @@ impl Publisher {
             }
             Job::Reassert => self.reassert().await,
             job @ Job::Reannounce(_) => self.backlog.push_back(job),
+            Job::Forget { guid, at } => {
+                if let Some(g) = self.forget(guid.to_ascii_lowercase(), at) {
+                    self.clear_presence(g).await;
+                }
+            }
         }
     }
 
@@ -363,7 +409,7 @@ impl Publisher {
         match self.backlog.pop_front() {
             Some(Job::Orphans(o)) => self.take_over(o).await,
             Some(Job::Reannounce(guid)) => self.reannounce(&guid).await,
-            Some(Job::Reassert) => self.reassert().await,
+            Some(job @ (Job::Reassert | Job::Forget { .. })) => self.accept(job).await,
             None => {}
         }
     }

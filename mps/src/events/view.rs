@@ -92,6 +92,11 @@ impl FleetView {
         }
     }
 
+    /// Forgets a device whose presence was cleared (it was deactivated): no instance holds it.
+    pub fn forget(&self, guid: &str) {
+        self.state().presence.remove(&guid.to_ascii_lowercase());
+    }
+
     /// Statuses of other instances, in arrival order (the broker's last will comes after the
     /// instance's own messages). This instance's own status is never in doubt here.
     pub fn record_status(&self, s: &proto::ServiceStatus) {
@@ -219,8 +224,20 @@ pub fn run(
             tokio::select! {
                 biased;
                 _ = stop.cancelled() => return,
-                p = presence.next_event::<proto::DevicePresence>() => match p {
-                    Some((delivery, p)) => {
+                d = presence.next() => match d {
+                    // A cleared presence (empty retained message): the device was deactivated.
+                    Some(delivery) if delivery.payload.is_empty() => match topics.parse(&delivery.topic) {
+                        Ok(Topic::Presence(g)) => view.forget(&g.to_string()),
+                        _ => tracing::warn!(topic = %delivery.topic, "cleared presence on another topic ignored"),
+                    },
+                    Some(delivery) => {
+                        let p = match delivery.decode::<proto::DevicePresence>() {
+                            Ok(p) => p,
+                            Err(error) => {
+                                tracing::warn!(%error, "skipping a presence message");
+                                continue;
+                            }
+                        };
                         // The topic names the device; a payload naming another one is ignored.
                         match topics.parse(&delivery.topic) {
                             Ok(Topic::Presence(g)) if g.to_string().eq_ignore_ascii_case(&p.guid) => {

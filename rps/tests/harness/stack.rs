@@ -93,6 +93,16 @@ pub struct Mps {
 
 impl Mps {
     pub async fn start(broker: &Broker, vault: &TestVault, database_url: &str) -> Mps {
+        Mps::start_named(broker, vault, database_url, "mps-e2e").await
+    }
+
+    /// One replica of several sharing the database and the secret store, told apart by `instance`.
+    pub async fn start_named(
+        broker: &Broker,
+        vault: &TestVault,
+        database_url: &str,
+        instance: &str,
+    ) -> Mps {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = mps::MpsConfig {
             port: 0,
@@ -106,7 +116,7 @@ impl Mps {
             vault_token: crate::support::VAULT_TOKEN.into(),
             secrets_path: "secret/data/".into(),
             data_dir: dir.path().to_path_buf(),
-            instance_name: "mps-e2e".into(),
+            instance_name: instance.into(),
             // The address devices dial: MPS issues its CIRA certificate for it.
             common_name: "127.0.0.1".into(),
             connection_string: database_url.into(),
