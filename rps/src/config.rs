@@ -65,9 +65,9 @@ pub struct RpsConfig {
     pub prevent_orphaned_devices: bool,
     /// Names this instance on the bus (status topic, client id); unique per replica (not a reference key).
     pub instance_name: String,
-    /// Milliseconds a cached GET answer may serve before it is read again (not a reference key). Writes through
-    /// this process retire the cache at once; the TTL bounds how long a write by another process sharing the
-    /// database goes unseen. 0 turns the cache off.
+    /// Milliseconds a cached GET answer is kept (not a reference key). Every hit is first checked against the
+    /// database's configuration generation, which any write by anyone sharing the database moves, so a cached
+    /// answer is never older than a write that returned. 0 turns the cache off.
     #[serde(deserialize_with = "number")]
     pub rest_cache_ttl_ms: u64,
 }
@@ -98,7 +98,7 @@ impl Default for RpsConfig {
             amt_post_tls_reject: true,
             amt_tls_tunnel_persistent: true,
             prevent_orphaned_devices: false,
-            rest_cache_ttl_ms: 1000,
+            rest_cache_ttl_ms: 60_000,
             instance_name: "rps".into(),
         }
     }

@@ -105,6 +105,26 @@ impl Db {
         Ok(())
     }
 
+    /// The configuration generation: a counter that moves, in the writing transaction, with every
+    /// write to a configuration table by anyone on this database. An answer computed while it read
+    /// `g` is still right as long as it reads `g`.
+    pub async fn config_generation(&self) -> Result<i64, DbErr> {
+        let row = self
+            .conn
+            .query_one_raw(Statement::from_string(
+                self.backend(),
+                match self.backend() {
+                    DbBackend::Postgres => {
+                        "SELECT generation FROM openamt.config_generation WHERE id = 1"
+                    }
+                    _ => "SELECT generation FROM openamt_config_generation WHERE id = 1",
+                },
+            ))
+            .await?
+            .ok_or_else(|| DbErr::RecordNotFound("openamt_config_generation".into()))?;
+        row.try_get_by_index(0)
+    }
+
     /// Runs a statement with values, for the few queries the entity API does not express.
     pub async fn execute(&self, sql: &str, values: Vec<sea_orm::Value>) -> Result<u64, DbErr> {
         let stmt = Statement::from_sql_and_values(self.backend(), sql, values);

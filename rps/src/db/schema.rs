@@ -5,6 +5,11 @@
 //! reference script is used as it is. SQLite gets the equivalent: NOCASE names for citext, JSON text for arrays,
 //! and an `xmin` column bumped by a trigger on every update, standing in for the Postgres system column the
 //! reference uses as the optimistic-concurrency `version`.
+//!
+//! Both also get one table of our own (Postgres: `openamt.config_generation`, in a schema of its own so
+//! the reference's `public` tables stay exactly as its script makes them; SQLite:
+//! `openamt_config_generation`), whose single counter triggers on every configuration table move with
+//! each write: the REST read cache checks it (see `rest::cache`).
 
 pub(crate) const POSTGRES: &[&str] = &[
     "CREATE EXTENSION IF NOT EXISTS citext",
@@ -125,9 +130,46 @@ pub(crate) const POSTGRES: &[&str] = &[
   tenant_id varchar(36),
   PRIMARY KEY (proxy_config_name, profile_name, priority, tenant_id)
 )",
+    // The configuration generation (see `Db::config_generation`): bumped in the same transaction as
+    // every write to a configuration table, whoever writes (another replica, the reference RPS, SQL
+    // by hand). An advisory lock keeps replicas starting together from racing on the DDL.
+    "DO $$
+DECLARE t text;
+BEGIN
+  PERFORM pg_advisory_xact_lock(7402713);
+  CREATE SCHEMA IF NOT EXISTS openamt;
+  CREATE TABLE IF NOT EXISTS openamt.config_generation(
+    id integer PRIMARY KEY CHECK (id = 1),
+    generation bigint NOT NULL
+  );
+  INSERT INTO openamt.config_generation VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
+  CREATE OR REPLACE FUNCTION openamt.bump_config_generation() RETURNS trigger LANGUAGE plpgsql AS $f$
+  BEGIN
+    UPDATE openamt.config_generation SET generation = generation + 1 WHERE id = 1;
+    RETURN NULL;
+  END $f$;
+  FOR t IN SELECT unnest(ARRAY['ciraconfigs', 'ieee8021xconfigs', 'wirelessconfigs', 'profiles', 'profiles_wirelessconfigs', 'domains', 'proxyconfigs', 'profiles_proxyconfigs']) LOOP
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'openamt_config_changed' AND tgrelid = t::regclass) THEN
+      EXECUTE format('CREATE TRIGGER openamt_config_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %I '
+                     'FOR EACH STATEMENT EXECUTE FUNCTION openamt.bump_config_generation()', t);
+    END IF;
+  END LOOP;
+END $$",
 ];
 
 /// Tables whose rows carry a `version`; each gets an `xmin` column and a bump trigger on SQLite.
+/// The tables of the REST resources: a write to any of them moves the configuration generation.
+pub(crate) const CONFIG_TABLES: &[&str] = &[
+    "ciraconfigs",
+    "ieee8021xconfigs",
+    "wirelessconfigs",
+    "profiles",
+    "profiles_wirelessconfigs",
+    "domains",
+    "proxyconfigs",
+    "profiles_proxyconfigs",
+];
+
 const VERSIONED: &[&str] = &[
     "ciraconfigs",
     "ieee8021xconfigs",
@@ -270,6 +312,26 @@ pub(crate) fn sqlite() -> Vec<String> {
             "CREATE TRIGGER IF NOT EXISTS {table}_version AFTER UPDATE ON {table} FOR EACH ROW \
              BEGIN UPDATE {table} SET xmin = OLD.xmin + 1 WHERE rowid = NEW.rowid; END"
         ));
+    }
+    statements.push(
+        "CREATE TABLE IF NOT EXISTS openamt_config_generation(
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  generation INTEGER NOT NULL
+)"
+        .into(),
+    );
+    statements.push("INSERT OR IGNORE INTO openamt_config_generation VALUES (1, 0)".into());
+    for table in CONFIG_TABLES {
+        for (name, event) in [
+            ("insert", "INSERT"),
+            ("update", "UPDATE"),
+            ("delete", "DELETE"),
+        ] {
+            statements.push(format!(
+                "CREATE TRIGGER IF NOT EXISTS {table}_config_{name} AFTER {event} ON {table} FOR EACH ROW \
+                 BEGIN UPDATE openamt_config_generation SET generation = generation + 1 WHERE id = 1; END"
+            ));
+        }
     }
     statements
 }

@@ -152,8 +152,9 @@ async fn version() -> Response {
     )
 }
 
-/// How long a cached GET answer may serve when another process writes the same database.
-pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(1);
+/// How long a cached GET answer is kept. Every hit is checked against the database's configuration
+/// generation, so the TTL only bounds how long an unused answer lingers.
+pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(60);
 
 /// A bound REST listener: bind first (port 0 in tests), read the address, then run.
 pub struct RestServer {
@@ -168,7 +169,10 @@ impl RestServer {
         secrets: Arc<dyn SecretStore>,
     ) -> std::io::Result<RestServer> {
         let listener = TcpListener::bind(addr).await?;
-        let cache = Arc::new(cache::ResponseCache::new(DEFAULT_CACHE_TTL));
+        let cache = Arc::new(cache::ResponseCache::new(
+            DEFAULT_CACHE_TTL,
+            Some(db.clone()),
+        ));
         Ok(RestServer {
             listener,
             state: AppState {
@@ -182,7 +186,7 @@ impl RestServer {
 
     /// Sets the read cache's time-to-live; zero turns the cache off (see [`cache`]).
     pub fn cache_ttl(mut self, ttl: Duration) -> Self {
-        self.state.cache = Arc::new(cache::ResponseCache::new(ttl));
+        self.state.cache = Arc::new(cache::ResponseCache::new(ttl, Some(self.state.db.clone())));
         self
     }
 
