@@ -20,11 +20,6 @@ pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// `../shared` beside the repository root, in every checkout.
-pub fn shared_dir() -> PathBuf {
-    workspace_root().join("..").join("shared")
-}
-
 /// A database that exists for one test.
 pub enum TestDb {
     Sqlite {
