@@ -1,10 +1,13 @@
 //! TLS material for an installation: one local certificate authority, and leaf certificates it issues for the
 //! broker, the gateway and the MPS CIRA listener. Everything is made on first start in the data directory and
 //! reused afterwards, so clients that trust the CA keep trusting it across restarts.
+//!
+//! [`provisioning`] makes test and demo ACM provisioning chains (PKCS#12) for RPS's domains API.
 
 mod authority;
 mod files;
 mod leaf;
+pub mod provisioning;
 mod rustls_config;
 
 pub use authority::CertStore;
@@ -28,6 +31,8 @@ pub enum CertError {
         path: std::path::PathBuf,
         what: &'static str,
     },
+    #[error("cannot write the PKCS#12: {0}")]
+    Pkcs12(String),
     #[error("TLS configuration: {0}")]
     Tls(#[from] rustls::Error),
 }

@@ -109,7 +109,8 @@ async fn ccm_activation_with_cira_then_maintenance_and_deactivation() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acm_activation_with_a_provisioning_chain_the_firmware_trusts() {
     let rps = Rps::start_sqlite(None).await;
-    let chain = harness::pki::provisioning_chain("provisioning.example.com", "P@ssPfx1");
+    let chain = certs::provisioning::provisioning_chain("provisioning.example.com", "P@ssPfx1")
+        .expect("provisioning chain");
     rps.create_domain("exampledomain", "example.com", &chain)
         .await;
     rps.create_profile("acm1", "acmactivate", None, json!({}))
@@ -221,7 +222,8 @@ async fn re_running_rotates_a_random_password_and_ccm_upgrades_to_acm() {
     );
 
     // CCM → ACM with an ACM profile and a trusted provisioning chain.
-    let chain = harness::pki::provisioning_chain("provisioning.example.com", "P@ssPfx1");
+    let chain = certs::provisioning::provisioning_chain("provisioning.example.com", "P@ssPfx1")
+        .expect("provisioning chain");
     rps.create_domain("exampledomain", "example.com", &chain)
         .await;
     rps.create_profile("acm1", "acmactivate", None, json!({}))

@@ -267,7 +267,8 @@ async fn fifty_devices_activate_in_acm_with_a_test_provisioning_chain_and_connec
         .to_vec();
     rps.create_cira_config("mpscira", "127.0.0.1", mps.cira_port, &root_pem)
         .await;
-    let chain = harness::pki::provisioning_chain("provisioning.vprodemo.test", "P@ssPfx1");
+    let chain = certs::provisioning::provisioning_chain("provisioning.vprodemo.test", "P@ssPfx1")
+        .expect("provisioning chain");
     rps.create_domain("vprodemo", "vprodemo.test", &chain).await;
     rps.create_profile(
         "acm-cira",

@@ -1,39 +1,50 @@
-//! The reference Postman collection (`shared/reference/openamt-rps/rps.postman_collection.json`), run by newman
-//! against RPS REST in-process on a fresh database — SQLite and Postgres — with the Vault backend pointed at a
-//! fake KV v2 (its one direct Vault read, `GET /v1/secret/data/TLS/testTLS`, goes there too). Every assertion
-//! must pass.
+//! The reference's own Postman collection (`openamt-rps/rps.postman_collection.json` and its environment under
+//! the reference directory, see `reference_suite`), run by newman against RPS REST in-process on a fresh
+//! database — SQLite and Postgres — with the Vault backend pointed at a fake KV v2 (its one direct Vault read,
+//! `GET /v1/secret/data/TLS/testTLS`, goes there too). Every assertion must pass. Without the reference
+//! artifacts both tests say so in one line and pass; `rest_contract.rs` covers the same behaviours on its own.
 //!
 //! newman comes from `npm ci --prefix tests/node`. The reference's security collection
-//! (`rps_security_api_test`) is not among the shared reference files; `security.rs` covers its cases.
+//! (`rps_security_api_test`) is not among the reference artifacts; `security.rs` covers its cases.
 
 mod support;
 
 use std::path::PathBuf;
 use std::process::Stdio;
 
-use support::{Running, TestDb, VAULT_TOKEN, shared_dir, workspace_root};
+use support::{Running, TestDb, VAULT_TOKEN, workspace_root};
 
 fn newman() -> PathBuf {
     workspace_root().join("tests/node/node_modules/.bin/newman")
 }
 
+/// The collection and its environment, or `None` (after the skip line) when the reference artifacts are absent.
+fn reference_collection(what: &str) -> Option<(PathBuf, PathBuf)> {
+    let collection = reference_suite::artifact("openamt-rps/rps.postman_collection.json", what)?;
+    let environment = reference_suite::artifact("openamt-rps/rps.postman_environment.json", what)?;
+    Some((collection, environment))
+}
+
 /// Runs the collection against `rps` and fails the test with every failed assertion listed.
-async fn run_collection(rps: &Running, label: &str) {
+async fn run_collection(
+    rps: &Running,
+    (collection, environment): &(PathBuf, PathBuf),
+    label: &str,
+) {
     let newman = newman();
     assert!(
         newman.exists(),
         "{} is missing: run `npm ci --prefix tests/node`",
         newman.display()
     );
-    let reference = shared_dir().join("reference/openamt-rps");
     let report_dir = tempfile::tempdir().expect("temp dir");
     let report = report_dir.path().join("report.json");
     let vault_host = rps.vault.addr().to_string();
     let output = tokio::process::Command::new(&newman)
         .arg("run")
-        .arg(reference.join("rps.postman_collection.json"))
+        .arg(collection)
         .arg("-e")
-        .arg(reference.join("rps.postman_environment.json"))
+        .arg(environment)
         .args(["--env-var", &format!("host={}", rps.addr)])
         .args(["--env-var", "protocol=http"])
         .args(["--env-var", &format!("vaultHost={vault_host}")])
@@ -92,19 +103,25 @@ async fn run_collection(rps: &Running, label: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reference_postman_collection_passes_on_sqlite() {
+async fn reference_suite_postman_collection_passes_on_sqlite() {
+    let Some(files) = reference_collection("the RPS Postman collection on SQLite") else {
+        return;
+    };
     let db = TestDb::sqlite();
     let rps = Running::start(db.url()).await;
-    run_collection(&rps, "sqlite").await;
+    run_collection(&rps, &files, "sqlite").await;
     rps.stop().await;
 }
 
 /// Postgres runs without the read cache, so both the cached and the uncached read paths meet the contract.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reference_postman_collection_passes_on_postgres() {
+async fn reference_suite_postman_collection_passes_on_postgres() {
+    let Some(files) = reference_collection("the RPS Postman collection on Postgres") else {
+        return;
+    };
     let db = TestDb::postgres().await;
     let rps = Running::start_with_cache(db.url(), std::time::Duration::ZERO).await;
-    run_collection(&rps, "postgres").await;
+    run_collection(&rps, &files, "postgres").await;
     rps.stop().await;
     db.drop_database().await;
 }

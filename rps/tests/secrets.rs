@@ -5,7 +5,7 @@ mod support;
 
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
-use support::{Running, TestDb, postman_body, request};
+use support::{Running, TestDb, domain_body, request};
 
 const SECRETS: [&str; 8] = [
     "Amt!Secret1",
@@ -36,9 +36,10 @@ async fn no_response_and_no_table_holds_a_secret() {
     let db = TestDb::sqlite();
     let rps = Running::start(db.url()).await;
     let mut seen = Vec::new();
-    let domain = postman_body("Create Domain (vprodemo)");
-    let pfx = domain["provisioningCert"].as_str().unwrap().to_owned();
-    assert_eq!(domain["provisioningCertPassword"], "P@ssw0rd");
+    let chain =
+        certs::provisioning::provisioning_chain("intel.vprodemo.com", "P@ssw0rd").expect("chain");
+    let domain = domain_body("vprodemo", "vprodemo.com", &chain);
+    let pfx = chain.pfx_base64();
 
     let admin = "/api/v1/admin";
     let (s, created) = call(

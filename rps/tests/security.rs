@@ -1,11 +1,11 @@
 //! The reference's security collection (`rps_security_api_test`, one data-driven request over eight rows) is not
-//! among the shared reference files; these are its rows: the right verbs work, the wrong ones get Express's
+//! among the reference artifacts; these are its rows: the right verbs work, the wrong ones get Express's
 //! 404, an empty body is a validation error, and a bearer token is ignored (Kong checks JWTs, not RPS).
 
 mod support;
 
 use serde_json::json;
-use support::{Running, TestDb, postman_body, request};
+use support::{Running, TestDb, domain_body, request};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verbs_and_bodies_of_the_security_collection() {
@@ -21,7 +21,9 @@ async fn verbs_and_bodies_of_the_security_collection() {
     let junk_domain = json!({"profileName": "NewDomain3n", "domainSuffix": "NewDomain3n.com",
                              "provisioningCertStorageFormat": "string", "provisioningCert": "U3dhZ2dlciByb2Nrcw==",
                              "provisioningCertPassword": "G@ppm0ym"});
-    let domain = postman_body("Create Domain (NewDomain)");
+    let chain =
+        certs::provisioning::provisioning_chain("test.test.com", "Intel123!").expect("chain");
+    let domain = domain_body("NewDomain", "test.com", &chain);
     let cases = [
         ("GET", "/api/v1/admin/domains", json!({}), 200),
         ("POST", "/api/v1/admin/domains", json!({}), 400),

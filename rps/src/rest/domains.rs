@@ -403,28 +403,22 @@ pub async fn delete(State(state): State<AppState>, Path(name): Path<String>) -> 
 mod tests {
     use super::*;
 
-    /// A request body of the reference Postman collection, read at test time (its PFX files stay in shared/).
-    fn postman_body(name: &str) -> Value {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/reference/openamt-rps/rps.postman_collection.json"
-        );
-        let text =
-            std::fs::read_to_string(path).expect("reference collection beside the repository");
-        let collection: Value = serde_json::from_str(&text).expect("collection JSON");
-        fn find<'a>(items: &'a Value, name: &str) -> Option<&'a Value> {
-            items.as_array()?.iter().find_map(|i| {
-                if i["name"] == name {
-                    Some(i)
-                } else {
-                    find(&i["item"], name)
-                }
-            })
-        }
-        let raw = find(&collection["item"], name).expect("request")["request"]["body"]["raw"]
-            .as_str()
-            .expect("raw");
-        serde_json::from_str(&raw.replace("{{domainVersion}}", "1")).expect("JSON body")
+    use certs::provisioning::{ChainOptions, Pkcs12Encryption, ProvisioningChain};
+    use time::macros::datetime;
+
+    /// A POST body carrying a chain made with `options`.
+    fn body_for(options: ChainOptions, suffix: &str) -> Value {
+        let chain = ProvisioningChain::generate(&options).expect("provisioning chain");
+        json!({"profileName": "vprodemo", "domainSuffix": suffix, "provisioningCert": chain.pfx_base64(),
+               "provisioningCertStorageFormat": "raw", "provisioningCertPassword": chain.password})
+    }
+
+    /// A chain for `leaf_cn` valid from 2024-01-01 to 2034-01-01.
+    fn options(leaf_cn: &str) -> ChainOptions {
+        ChainOptions::new(leaf_cn, "P@ssw0rd").valid(
+            datetime!(2024-01-01 00:00:00 UTC),
+            datetime!(2034-01-01 00:00:00 UTC),
+        )
     }
 
     fn messages(
@@ -463,45 +457,76 @@ mod tests {
     }
 
     #[test]
-    fn reference_pfx_files_pass_or_fail_the_create_checks() {
-        let vprodemo = postman_body("Create Domain (vprodemo)");
-        assert!(validate_create(&vprodemo, at(2026)).is_ok());
-        assert!(validate_create(&postman_body("Create Domain (NewDomain)"), at(2026)).is_ok());
+    fn generated_pfx_files_pass_or_fail_the_create_checks() {
+        let valid = body_for(options("intel.vprodemo.com"), "vprodemo.com");
+        assert!(validate_create(&valid, at(2026)).is_ok());
+        // Legacy (3DES, SHA-1 MAC) files, as most CAs export them, open too.
+        let legacy = body_for(
+            options("test.test.com").encryption(Pkcs12Encryption::Legacy),
+            "test.com",
+        );
+        assert!(validate_create(&legacy, at(2026)).is_ok());
 
         let cert_error = |body: Value, now| {
             messages(validate_create(&body, now))
                 .first()
                 .map(|e| e.1.clone())
         };
-        let mut wrong_password = vprodemo.clone();
+        let mut wrong_password = valid.clone();
         wrong_password["provisioningCertPassword"] = json!("Wr0ng!pass");
         assert_eq!(
             cert_error(wrong_password, at(2026)).as_deref(),
             Some(crate::pfx::DECRYPT_FAILED)
         );
-        let mut other_suffix = vprodemo.clone();
+        let mut other_suffix = valid.clone();
         other_suffix["domainSuffix"] = json!("example.org");
         assert_eq!(
             cert_error(other_suffix, at(2026)).as_deref(),
             Some("FQDN not associated with provisioning certificate")
         );
         // The suffix compares the last two labels only.
-        let mut deeper = vprodemo.clone();
+        let mut deeper = valid.clone();
         deeper["domainSuffix"] = json!("a.b.vprodemo.com");
         assert!(validate_create(&deeper, at(2026)).is_ok());
         assert_eq!(
-            cert_error(vprodemo.clone(), at(2040)).as_deref(),
+            cert_error(valid.clone(), at(2040)).as_deref(),
             Some("Uploaded certificate has expired")
         );
-        let early = cert_error(vprodemo, at(2000)).unwrap_or_default();
-        assert!(
-            early.starts_with("Uploaded certificate is not yet valid: notBefore date ")
-                && early.ends_with("Z is in the future"),
-            "{early}"
+        assert_eq!(
+            cert_error(valid, at(2000)).as_deref(),
+            Some(
+                "Uploaded certificate is not yet valid: notBefore date 2024-01-01T00:00:00.000Z is in the future"
+            )
         );
-        // The PATCH examples carry a PFX that expired in 2023: accepted on PATCH, refused on POST.
-        let mut expired = postman_body("Update Domain Suffix");
-        expired["domainSuffix"] = json!("vprodemo.com");
+        assert_eq!(
+            cert_error(
+                body_for(options("intel.vprodemo.com").without_root(), "vprodemo.com"),
+                at(2026)
+            )
+            .as_deref(),
+            Some("Provisioning certificate does not contain a root certificate")
+        );
+        assert_eq!(
+            cert_error(
+                body_for(
+                    options("intel.vprodemo.com").without_amt_eku(),
+                    "vprodemo.com"
+                ),
+                at(2026)
+            )
+            .as_deref(),
+            Some(
+                "Leaf certificate is missing the Intel AMT Activation EKU OID (2.16.840.1.113741.1.2.3)"
+            )
+        );
+        // An expired PFX is refused on POST and accepted on PATCH (no content checks there).
+        let expired = body_for(
+            options("intel.vprodemo.com").valid(
+                datetime!(2020-01-01 00:00:00 UTC),
+                datetime!(2023-06-30 00:00:00 UTC),
+            ),
+            "vprodemo.com",
+        );
         assert_eq!(
             cert_error(expired.clone(), at(2026)).as_deref(),
             Some("Uploaded certificate has expired")

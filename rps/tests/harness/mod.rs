@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use certs::provisioning::ProvisioningChain;
 use rps::{RpsConfig, RpsDeps, RunningRps};
 use secrets::SecretStore;
 use serde_json::{Value, json};
@@ -16,7 +17,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::support::{self, TestDb};
 
-pub mod pki;
 pub mod stack;
 
 pub const AMT_PASSWORD: &str = "Amt-P@ssw0rd1";
@@ -144,11 +144,11 @@ impl Rps {
     }
 
     /// An ACM domain for `suffix` with the provisioning certificate `chain`.
-    pub async fn create_domain(&self, name: &str, suffix: &str, chain: &pki::ProvisioningChain) {
+    pub async fn create_domain(&self, name: &str, suffix: &str, chain: &ProvisioningChain) {
         let (status, body) = self
             .post(
                 "/api/v1/admin/domains",
-                json!({"profileName": name, "domainSuffix": suffix, "provisioningCert": chain.pfx_base64,
+                json!({"profileName": name, "domainSuffix": suffix, "provisioningCert": chain.pfx_base64(),
                     "provisioningCertStorageFormat": "string", "provisioningCertPassword": chain.password}),
             )
             .await;

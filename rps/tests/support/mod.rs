@@ -20,11 +20,6 @@ pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// `../shared` beside the repository root, in every checkout.
-pub fn shared_dir() -> PathBuf {
-    workspace_root().join("..").join("shared")
-}
-
 /// A database that exists for one test.
 pub enum TestDb {
     Sqlite {
@@ -181,23 +176,12 @@ pub mod bytes_compat {
     pub use axum::body::Bytes;
 }
 
-/// The JSON body of the request named `name` in the reference Postman collection (read at test time: its
-/// provisioning certificates are test oracles and stay in `shared/`).
-pub fn postman_body(name: &str) -> serde_json::Value {
-    let path = shared_dir().join("reference/openamt-rps/rps.postman_collection.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let collection: serde_json::Value = serde_json::from_str(&text).expect("collection JSON");
-    fn find<'a>(items: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::Value> {
-        items.as_array()?.iter().find_map(|item| {
-            if item["name"] == name && item.get("request").is_some() {
-                Some(item)
-            } else {
-                find(&item["item"], name)
-            }
-        })
-    }
-    let item =
-        find(&collection["item"], name).unwrap_or_else(|| panic!("no request named {name:?}"));
-    let raw = item["request"]["body"]["raw"].as_str().expect("raw body");
-    serde_json::from_str(raw).expect("body is JSON")
+/// A `POST /api/v1/admin/domains` body carrying `chain` (generated with `certs::provisioning`), stored `raw`.
+pub fn domain_body(
+    name: &str,
+    suffix: &str,
+    chain: &certs::provisioning::ProvisioningChain,
+) -> serde_json::Value {
+    serde_json::json!({"profileName": name, "domainSuffix": suffix, "provisioningCert": chain.pfx_base64(),
+                       "provisioningCertStorageFormat": "raw", "provisioningCertPassword": chain.password})
 }
