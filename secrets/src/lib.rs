@@ -112,7 +112,7 @@ pub(crate) fn check_path(path: &str) -> Result<(), SecretError> {
         || path
             .split('/')
             .any(|seg| seg.is_empty() || seg == "." || seg == "..")
-        || path.chars().any(|c| c.is_control() || c == '?' || c == '#');
+        || path.chars().any(char::is_control);
     if bad {
         Err(SecretError::InvalidPath(path.to_owned()))
     } else {
@@ -131,6 +131,9 @@ mod tests {
             "MPSCerts",
             "profiles/My Profile",
             "certs/a.b",
+            // Profile names may hold these; the Vault backend escapes them in the URL.
+            "profiles/a?version=1",
+            "profiles/a#b%c",
         ] {
             assert!(check_path(ok).is_ok(), "{ok}");
         }
@@ -143,8 +146,6 @@ mod tests {
             "a/./b",
             "a/..",
             "a\nb",
-            "a?version=1",
-            "a#b",
         ] {
             assert!(
                 matches!(check_path(bad), Err(SecretError::InvalidPath(_))),

@@ -277,7 +277,9 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let path = uri.path();
+    // As Vault (Go's net/http) reads it: percent-escapes decoded.
+    let decoded = percent_encoding::percent_decode_str(uri.path()).decode_utf8_lossy();
+    let path = decoded.as_ref();
     let sealed = *lock(&state.sealed);
     if path == "/v1/sys/health" && method == Method::GET {
         return health(sealed);

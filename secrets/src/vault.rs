@@ -52,6 +52,8 @@ impl VaultStore {
         &self.mount
     }
 
+    /// The path under the mount. A profile may be named `a?b` or `x#1` (the reference's name rule
+    /// allows both); vaultrs escapes the path segment in the request URL, and Vault decodes it.
     fn full_path(&self, path: &str) -> Result<String, SecretError> {
         check_path(path)?;
         Ok(format!("{}{}", self.prefix, path))

@@ -44,6 +44,21 @@ async fn contract(store: &dyn SecretStore, tag: &str) {
         Some(map(json!({"AMT_PASSWORD": "Second!1"})))
     );
 
+    // A profile's name may hold what a URL treats specially.
+    let odd = format!("profiles/{tag}-a?version=1#x%41 b");
+    store.put(&odd, map(json!({"AMT_PASSWORD": "Odd!1"}))).await.unwrap();
+    assert_eq!(
+        store.get(&odd).await.unwrap(),
+        Some(map(json!({"AMT_PASSWORD": "Odd!1"})))
+    );
+    assert_eq!(
+        store.get(&format!("profiles/{tag}-a")).await.unwrap(),
+        None,
+        "the name is not cut at '?'"
+    );
+    store.delete(&odd).await.unwrap();
+    assert_eq!(store.get(&odd).await.unwrap(), None);
+
     // Nested values and the reference's other paths.
     let tls = format!("TLS/{tag}-testTLS");
     let cert = json!({"ROOT_CERTIFICATE": {"certbin": "MIIB", "pem": "-----BEGIN"}, "ISSUED_CERTIFICATE": {"x": [1, 2]}});
@@ -103,6 +118,18 @@ async fn vault_backend_against_a_fake_kv2_writes_the_reference_paths() {
         vault.stored("secret", "CIRAConfigs/cfg1"),
         Some(map(json!({"MPS_PASSWORD": "P@ssw0rd"})))
     );
+    // Escaped in the URL, stored under the name itself (as Vault decodes the path).
+    store
+        .put("profiles/lab?#1", map(json!({"AMT_PASSWORD": "P@ssw0rd"})))
+        .await
+        .unwrap();
+    assert_eq!(
+        vault.stored("secret", "profiles/lab?#1"),
+        Some(map(json!({"AMT_PASSWORD": "P@ssw0rd"}))),
+        "{:?}",
+        vault.paths("secret")
+    );
+    store.delete("profiles/lab?#1").await.unwrap();
     store.delete("CIRAConfigs/cfg1").await.unwrap();
     assert_eq!(
         vault.paths("secret"),
