@@ -344,7 +344,7 @@ async fn postgres_restarted_under_mps_and_rps_loses_no_event_or_registration() {
     let pg = PgCluster::start();
     pg.create_database("mps");
     pg.create_database("rps");
-    let mosquitto = Mosquitto::start(&dir.path().join("mosquitto"), free_port()).unwrap();
+    let mosquitto = Mosquitto::start(&dir.path().join("mosquitto"), 0).unwrap();
     let (_dashboard, seen) = dashboard(&mosquitto, "dash-faults-pg").await;
 
     let admin_password = format!("Adm1n!{}", random(12));
@@ -860,7 +860,7 @@ async fn rps_killed_mid_activation_leaves_a_failed_event_and_a_clean_retry() {
         dir: dir.path().join("logs"),
     };
     let database = support::postgres::Database::create("faults_rps");
-    let mosquitto = Mosquitto::start(&dir.path().join("mosquitto"), free_port()).unwrap();
+    let mosquitto = Mosquitto::start(&dir.path().join("mosquitto"), 0).unwrap();
     let (_dashboard, seen) = dashboard(&mosquitto, "dash-faults-rps").await;
     let rest = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let ws = SocketAddr::from(([127, 0, 0, 1], free_port()));

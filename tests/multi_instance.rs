@@ -263,8 +263,7 @@ async fn two_mps_instances_share_the_fleet_and_one_fails_over_to_the_other() {
     let logs = Logs {
         dir: dir.path().join("logs"),
     };
-    let mosquitto =
-        broker::mosquitto::Mosquitto::start(&dir.path().join("mosquitto"), free_port()).unwrap();
+    let mosquitto = broker::mosquitto::Mosquitto::start(&dir.path().join("mosquitto"), 0).unwrap();
     let database = Database::create("mi");
 
     let dashboard = mosquitto_client(

@@ -44,7 +44,8 @@ fn setup(e: impl std::fmt::Display) -> MosquittoError {
 }
 
 impl Mosquitto {
-    /// Prepares `dir` (config/ and data/) and starts Mosquitto on 127.0.0.1:`port`.
+    /// Prepares `dir` (config/ and data/) and starts Mosquitto on 127.0.0.1:`port`; port 0 picks a
+    /// free one (read it from [`Mosquitto::port`]).
     pub fn start(dir: &Path, port: u16) -> Result<Mosquitto, MosquittoError> {
         let config_dir = dir.join("config");
         let data_dir = dir.join("data");
@@ -86,6 +87,37 @@ impl Mosquitto {
         }
         std::fs::write(config_dir.join("acl"), crate::embedded::SHIPPED_ACL).map_err(setup)?;
 
+        let conf = dir.join("mosquitto.conf");
+        let mut mosquitto = Mosquitto {
+            port,
+            ca_pem: store.ca_pem().to_owned(),
+            ca_path: store.ca_path(),
+            credentials,
+            dir: dir.to_path_buf(),
+            conf,
+            child: None,
+        };
+        if port != 0 {
+            mosquitto.write_conf(&config_dir, &data_dir)?;
+            mosquitto.resume()?;
+            return Ok(mosquitto);
+        }
+        // Port 0: a free port of our choosing. Another process may bind it between our probe and
+        // Mosquitto's bind, so a taken port is tried again with a fresh one.
+        let mut last = None;
+        for _ in 0..8 {
+            mosquitto.port = free_port().map_err(setup)?;
+            mosquitto.write_conf(&config_dir, &data_dir)?;
+            match mosquitto.resume() {
+                Ok(()) => return Ok(mosquitto),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| MosquittoError::Start("no free port".into())))
+    }
+
+    fn write_conf(&self, config_dir: &Path, data_dir: &Path) -> Result<(), MosquittoError> {
+        let port = self.port;
         let conf_text = PRODUCTION_CONF
             .replace("/mosquitto/config/", &format!("{}/", config_dir.display()))
             .replace("/mosquitto/data/", &format!("{}/", data_dir.display()))
@@ -98,20 +130,7 @@ impl Mosquitto {
         // Started as root, Mosquitto drops to the `mosquitto` user, which cannot read a private
         // directory; it stays the invoking user instead (the line is ignored when not root).
         let conf_text = format!("{conf_text}\nuser {}\n", current_user());
-        let conf = dir.join("mosquitto.conf");
-        std::fs::write(&conf, conf_text).map_err(setup)?;
-
-        let mut mosquitto = Mosquitto {
-            port,
-            ca_pem: store.ca_pem().to_owned(),
-            ca_path: store.ca_path(),
-            credentials,
-            dir: dir.to_path_buf(),
-            conf,
-            child: None,
-        };
-        mosquitto.resume()?;
-        Ok(mosquitto)
+        std::fs::write(&self.conf, conf_text).map_err(setup)
     }
 
     /// `mqtts://localhost:<port>`.
@@ -136,13 +155,27 @@ impl Mosquitto {
                 program: "mosquitto",
                 source,
             })?;
+        let pid = child.id();
         self.child = Some(child);
+        // Ready when this process listens on the port: a connection alone could reach another
+        // server that holds the port while ours fails to bind it.
         for _ in 0..500 {
-            if std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).is_ok() {
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                self.child = None;
+                return Err(MosquittoError::Start(format!(
+                    "port {} ({status}): {}",
+                    self.port,
+                    self.log()
+                )));
+            }
+            if listens_on(pid, self.port) {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(10));
         }
+        self.stop();
         Err(MosquittoError::Start(self.log()))
     }
 
@@ -165,6 +198,42 @@ impl Mosquitto {
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
     }
+}
+
+fn free_port() -> std::io::Result<u16> {
+    std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
+        .local_addr()
+        .map(|a| a.port())
+}
+
+/// Whether process `pid` holds a socket listening on 127.0.0.1:`port` (Linux `/proc`).
+fn listens_on(pid: u32, port: u16) -> bool {
+    let Ok(table) = std::fs::read_to_string("/proc/net/tcp") else {
+        return false;
+    };
+    let wanted = format!("0100007F:{port:04X}");
+    let inodes: Vec<String> = table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // local_address, state 0A = LISTEN, inode.
+            (fields.get(1) == Some(&wanted.as_str()) && fields.get(3) == Some(&"0A"))
+                .then(|| fields.get(9).map(|i| format!("socket:[{i}]")))
+                .flatten()
+        })
+        .collect();
+    if inodes.is_empty() {
+        return false;
+    }
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten().any(|fd| {
+        std::fs::read_link(fd.path())
+            .map(|target| inodes.iter().any(|i| target.as_os_str() == i.as_str()))
+            .unwrap_or(false)
+    })
 }
 
 fn current_user() -> String {

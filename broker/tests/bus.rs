@@ -691,3 +691,21 @@ mod child {
         tokio::time::sleep(Duration::from_secs(120)).await;
     }
 }
+
+/// A port another server holds is an error, not a broker that seems to start: the readiness check
+/// looks for Mosquitto's own listener, so a test never talks to someone else's broker.
+#[test]
+fn mosquitto_on_a_taken_port_is_a_clear_error() {
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = holder.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let error = match broker::mosquitto::Mosquitto::start(dir.path(), port) {
+        Ok(_) => panic!("started on a port that was taken"),
+        Err(e) => e.to_string(),
+    };
+    assert!(error.contains(&format!("port {port}")), "{error}");
+    // Port 0 finds a free one.
+    let mosquitto = broker::mosquitto::Mosquitto::start(dir.path(), 0).unwrap();
+    assert_ne!(mosquitto.port, 0);
+    assert!(std::net::TcpStream::connect(("127.0.0.1", mosquitto.port)).is_ok());
+}

@@ -29,13 +29,6 @@ use tokio_util::sync::CancellationToken;
 
 const WAIT: Duration = Duration::from_secs(15);
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
 /// A real broker: Mosquitto with the production configuration, or the embedded one of
 /// `openamt up`; either in a directory of its own.
 struct Broker {
@@ -50,8 +43,8 @@ struct Broker {
 impl Broker {
     fn start() -> Broker {
         let dir = tempfile::tempdir().expect("temp dir");
-        let process = broker::mosquitto::Mosquitto::start(dir.path(), free_port())
-            .unwrap_or_else(|e| panic!("{e}"));
+        let process =
+            broker::mosquitto::Mosquitto::start(dir.path(), 0).unwrap_or_else(|e| panic!("{e}"));
         Broker {
             url: process.url().parse().expect("broker URL"),
             ca_pem: process.ca_pem.as_bytes().to_vec(),
