@@ -46,7 +46,10 @@ async fn contract(store: &dyn SecretStore, tag: &str) {
 
     // A profile's name may hold what a URL treats specially.
     let odd = format!("profiles/{tag}-a?version=1#x%41 b");
-    store.put(&odd, map(json!({"AMT_PASSWORD": "Odd!1"}))).await.unwrap();
+    store
+        .put(&odd, map(json!({"AMT_PASSWORD": "Odd!1"})))
+        .await
+        .unwrap();
     assert_eq!(
         store.get(&odd).await.unwrap(),
         Some(map(json!({"AMT_PASSWORD": "Odd!1"})))
