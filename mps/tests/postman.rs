@@ -1,13 +1,14 @@
 //! The reference Postman collection (the executable REST contract) run with newman against our MPS
 //! on a fresh database: SQLite, then Postgres. Secrets live on the fake Vault KV v2 test server.
-//! The collection expects an empty devices table and a working secret store.
+//! The collection expects an empty devices table and a working secret store. The collection lives
+//! in the reference directory (see `reference_suite`); without it these tests say so and skip.
 
 mod common;
 
 use std::path::Path;
 use std::process::Command;
 
-use common::{Db, TestMps, repo_root, shared_dir};
+use common::{Db, TestMps, repo_root};
 use serde_json::Value;
 
 /// Runs newman with `collection` against `host`; returns (assertions, failed) after printing every
@@ -58,10 +59,18 @@ fn newman(collection: &Path, environment: Option<&Path>, host: &str, out_dir: &P
 }
 
 async fn run_collection(db: Db) {
+    let what = format!("the MPS Postman collection on {db:?}");
+    let Some(collection) =
+        reference_suite::artifact("openamt-mps/MPS.postman_collection.json", &what)
+    else {
+        return;
+    };
+    let Some(environment) =
+        reference_suite::artifact("openamt-mps/MPS.postman_environment.json", &what)
+    else {
+        return;
+    };
     let mut mps = TestMps::start(db).await;
-    let reference = shared_dir().join("reference/openamt-mps");
-    let collection = reference.join("MPS.postman_collection.json");
-    let environment = reference.join("MPS.postman_environment.json");
     let host = mps.rest.clone();
     let out_dir = mps.dir.path().to_path_buf();
     let (total, failed) = tokio::task::spawn_blocking(move || {
@@ -75,42 +84,15 @@ async fn run_collection(db: Db) {
         failed, 0,
         "{failed} of {total} Postman assertions failed on {db:?}"
     );
-
-    // The security collection, when the reference directory carries it.
-    let security = reference.join("mps_security_api_test_postman_collection.json");
-    if security.exists() {
-        let data = reference.join("data/mps_security_api_test_data.json");
-        let host = mps.rest.clone();
-        let out_dir = mps.dir.path().to_path_buf();
-        let (total, failed) = tokio::task::spawn_blocking(move || {
-            let mut args_env = None;
-            if data.exists() {
-                args_env = Some(data);
-            }
-            let _ = args_env;
-            newman(&security, None, &host, &out_dir)
-        })
-        .await
-        .unwrap();
-        assert_eq!(
-            failed, 0,
-            "{failed} of {total} security assertions failed on {db:?}"
-        );
-    } else {
-        println!(
-            "security collection not present in {}: skipped",
-            reference.display()
-        );
-    }
     mps.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reference_postman_collection_passes_on_sqlite() {
+async fn reference_suite_postman_collection_passes_on_sqlite() {
     run_collection(Db::Sqlite).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reference_postman_collection_passes_on_postgres() {
+async fn reference_suite_postman_collection_passes_on_postgres() {
     run_collection(Db::Postgres).await;
 }

@@ -404,44 +404,18 @@ struct Pfx {
     password: String,
 }
 
-/// The PFX of the reference Postman collection's "Create Domain (NewDomain)" request (which RPS
-/// accepts with 201), written to a file at test time.
-fn reference_pfx(dir: &Path) -> Pfx {
-    let collection = repo_root()
-        .join("..")
-        .join("shared")
-        .join("reference")
-        .join("openamt-rps")
-        .join("rps.postman_collection.json");
-    let text = std::fs::read_to_string(&collection)
-        .unwrap_or_else(|e| panic!("{}: {e}", collection.display()));
-    let collection: Value = serde_json::from_str(&text).expect("the collection is JSON");
-    fn find(items: &Value) -> Option<Value> {
-        for item in items.as_array()? {
-            if let Some(found) = item.get("item").and_then(find) {
-                return Some(found);
-            }
-            if item["name"] == "Create Domain (NewDomain)" {
-                let raw = item["request"]["body"]["raw"].as_str()?;
-                return serde_json::from_str(raw).ok();
-            }
-        }
-        None
-    }
-    let body = find(&collection["item"]).expect("the NewDomain request");
-    use base64::Engine as _;
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(body["provisioningCert"].as_str().expect("a certificate"))
-        .expect("base64");
+/// A provisioning certificate made for the test (root → intermediate → leaf with Intel's AMT
+/// provisioning EKU, as a PKCS#12), written to a file the browser uploads.
+fn provisioning_pfx(dir: &Path) -> Pfx {
+    let password = "P@ssw0rd-Pfx1";
+    let chain = certs::provisioning::provisioning_chain("vpro.openamt-test.com", password)
+        .expect("a provisioning chain");
     let path = dir.join("provisioning.pfx");
-    std::fs::write(&path, der).expect("write the PFX");
+    std::fs::write(&path, &chain.pfx).expect("write the PFX");
     Pfx {
         path,
-        suffix: body["domainSuffix"].as_str().expect("a suffix").to_owned(),
-        password: body["provisioningCertPassword"]
-            .as_str()
-            .expect("a password")
-            .to_owned(),
+        suffix: "openamt-test.com".to_owned(),
+        password: password.to_owned(),
     }
 }
 
@@ -500,7 +474,7 @@ async fn the_ui_in_chromium_against_the_whole_stack() {
 
     let live = stack.device(1);
     let pfx_dir = tempfile::tempdir().expect("temp dir");
-    let pfx = reference_pfx(pfx_dir.path());
+    let pfx = provisioning_pfx(pfx_dir.path());
     let expired = login_token(JWT_SECRET, now() - 60);
     let base = format!("https://127.0.0.1:{}", stack.gateway.port());
     let script = Path::new(env!("CARGO_MANIFEST_DIR"))

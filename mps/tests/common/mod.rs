@@ -235,8 +235,3 @@ pub async fn eventually(what: &str, secs: u64, mut f: impl AsyncFnMut() -> bool)
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
-
-/// `../shared` beside the repository root.
-pub fn shared_dir() -> PathBuf {
-    repo_root().join("..").join("shared")
-}
