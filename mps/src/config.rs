@@ -55,6 +55,10 @@ pub struct MpsConfig {
     pub data_dir: PathBuf,
     /// Enrolment without RPS: a device presenting these CIRA credentials is registered on first connect.
     pub global_cira_credentials: Option<GlobalCiraCredentials>,
+    /// Length of the CIRA listener's accept queue. A fleet reconnecting at once (after an MPS
+    /// restart or a network outage) must not overflow it: an overflowed SYN waits for the device's
+    /// retransmit, a second or more. The kernel caps it at `net.core.somaxconn`.
+    pub cira_listen_backlog: u32,
     /// Seconds a new CIRA connection may take to finish its TLS handshake.
     pub tls_handshake_timeout_secs: u64,
     /// Seconds a CIRA connection may take from its TLS handshake to a successful USERAUTH; a client
@@ -186,6 +190,7 @@ impl Default for MpsConfig {
             generate_certificates: true,
             data_dir: PathBuf::from("data"),
             global_cira_credentials: None,
+            cira_listen_backlog: 1_024,
             tls_handshake_timeout_secs: 10,
             cira_auth_timeout_secs: 30,
             cira_idle_timeout_secs: 90,

@@ -122,7 +122,7 @@ pub async fn start(
     let rest_listener = TcpListener::bind(web_bind)
         .await
         .context("binding the web port")?;
-    let cira_listener = TcpListener::bind(bind(config.port))
+    let cira_listener = listen(&bind(config.port), config.cira_listen_backlog)
         .await
         .context("binding the CIRA port")?;
     let rest_addr = rest_listener.local_addr()?;
@@ -229,4 +229,29 @@ async fn connect_with_backoff(url: &str) -> anyhow::Result<Registry> {
         }
     }
     unreachable!("the last attempt returns")
+}
+
+/// A listener on `address` with an accept queue of `backlog` (tokio's `bind` fixes it at 128, too
+/// short for a fleet reconnecting at once).
+async fn listen(address: &str, backlog: u32) -> std::io::Result<TcpListener> {
+    let mut last = None;
+    for addr in tokio::net::lookup_host(address).await? {
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        // As std's bind does on Unix: a restarted MPS rebinds while old connections linger.
+        socket.set_reuseaddr(true)?;
+        match socket.bind(addr).and_then(|()| socket.listen(backlog)) {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::AddrNotAvailable,
+            format!("{address}: no address"),
+        )
+    }))
 }

@@ -334,3 +334,26 @@ async fn global_cira_credentials_enrol_a_device_on_first_connect() {
     assert_eq!(status, 404);
     mps.stop().await;
 }
+
+/// The CIRA listener's accept queue holds a fleet reconnecting at once (1,024 by default, as
+/// configured otherwise), read back from the kernel with `ss`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cira_accept_queue_is_as_long_as_configured() {
+    let backlog = |port: u16| {
+        let out = std::process::Command::new("ss")
+            .args(["-Hltn", &format!("sport = :{port}")])
+            .output()
+            .expect("ss (iproute2) runs");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        // State, Recv-Q, Send-Q (the backlog of a listener), local, peer.
+        let columns: Vec<&str> = text.split_whitespace().collect();
+        assert_eq!(columns.first(), Some(&"LISTEN"), "{text}");
+        columns[2].parse::<u32>().expect("a backlog")
+    };
+    let mut mps = TestMps::start(Db::Sqlite).await;
+    assert_eq!(backlog(mps.cira.port()), 1_024);
+    mps.stop().await;
+    let mut mps = TestMps::start_with(Db::Sqlite, |c| c.cira_listen_backlog = 2_000).await;
+    assert_eq!(backlog(mps.cira.port()), 2_000);
+    mps.stop().await;
+}
