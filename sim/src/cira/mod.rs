@@ -6,6 +6,7 @@ pub mod backoff;
 pub mod channel;
 pub mod session;
 pub mod tls;
+pub mod verify;
 
 use std::fmt;
 use std::sync::Arc;

@@ -1,5 +1,6 @@
 //! The TLS side of a CIRA tunnel: which roots a device trusts, and one shared client config per
-//! distinct trust anchor (thousands of devices must not each build their own).
+//! distinct trust anchor (thousands of devices must not each build their own). The MPS certificate
+//! is checked as firmware checks it (see [`super::verify`]).
 
 use rustls::ClientConfig;
 use rustls::pki_types::{CertificateDer, pem::PemObject};
@@ -7,6 +8,8 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use thiserror::Error;
+
+use super::verify::FirmwareVerifier;
 
 #[derive(Debug, Error)]
 pub enum TlsSetupError {
@@ -88,10 +91,15 @@ impl TlsConfigs {
         } else {
             &[&rustls::version::TLS12]
         };
+        let provider_for_verifier = provider.clone();
         let mut config = ClientConfig::builder_with_provider(provider)
             .with_protocol_versions(versions)
             .map_err(TlsSetupError::BadRoot)?
-            .with_root_certificates(roots)
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(
+                FirmwareVerifier::new(roots, provider_for_verifier)
+                    .map_err(|e| TlsSetupError::BadRoot(rustls::Error::General(e.to_string())))?,
+            ))
             .with_no_client_auth();
         config.resumption = rustls::client::Resumption::disabled();
         let config = Arc::new(config);
