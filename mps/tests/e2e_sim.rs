@@ -113,7 +113,12 @@ async fn two_hundred_simulated_devices_connect_answer_and_power_off() {
         .cloned()
         .unwrap_or(Value::Null);
     assert_eq!(amt["VersionString"], d.firmware_version(), "{version}");
-    assert!(version["AMT_SetupAndConfigurationService"]["response"].is_object());
+    let scs = &version["AMT_SetupAndConfigurationService"];
+    assert!(scs["response"].is_object(), "{version}");
+    // v2.34.1's shape: `responses.Body` is the instance itself, numbers stay numbers.
+    assert_eq!(scs["responses"]["Body"], scs["response"], "{version}");
+    assert!(scs["responses"]["Header"].is_object(), "{version}");
+    assert_eq!(scs["status"], 200);
 
     let (s, hw) = get("hardwareInfo").await;
     assert_eq!(s, 200, "{hw}");
@@ -129,7 +134,42 @@ async fn two_hundred_simulated_devices_connect_answer_and_power_off() {
         "CIM_MediaAccessDevice",
         "CIM_PhysicalPackage",
     ] {
-        assert_eq!(hw[key]["status"], "200", "{key}: {hw}");
+        assert_eq!(hw[key]["status"], 200, "{key}: {hw}");
+        let responses = hw[key]["responses"].as_array().expect("a list");
+        assert!(!responses.is_empty(), "{key}: {hw}");
+    }
+    // Classes read with Get: the instance, and the whole envelope as the only item of the list.
+    for key in [
+        "CIM_ComputerSystemPackage",
+        "CIM_Chassis",
+        "CIM_Card",
+        "CIM_BIOSElement",
+    ] {
+        assert!(hw[key]["response"].is_object(), "{key}: {hw}");
+        assert_eq!(
+            hw[key]["responses"][0]["Body"][key], hw[key]["response"],
+            "{key}"
+        );
+        assert_eq!(
+            hw[key]["responses"].as_array().map(Vec::len),
+            Some(1),
+            "{key}"
+        );
+    }
+    // Media and memory are listed flat: each item is an instance, not another list.
+    for key in ["CIM_MediaAccessDevice", "CIM_PhysicalMemory"] {
+        let items = hw[key]["responses"].as_array().expect("a list");
+        assert!(items.iter().all(Value::is_object), "{key}: {hw}");
+    }
+    // Processors, chips and packages are one list more deep, as the reference answers them.
+    for key in [
+        "CIM_Processor",
+        "CIM_Chip",
+        "CIM_PhysicalPackage",
+        "CIM_SystemPackaging",
+    ] {
+        let first = &hw[key]["responses"][0];
+        assert!(first.is_object() || first.is_array(), "{key}: {hw}");
     }
 
     let (s, general) = get("generalSettings").await;
@@ -141,6 +181,29 @@ async fn two_hundred_simulated_devices_connect_answer_and_power_off() {
     assert!(
         features["userConsent"].is_string() && features["SOL"].is_boolean(),
         "{features}"
+    );
+    let mut keys: Vec<&str> = features
+        .as_object()
+        .map(|o| o.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "IDER",
+            "KVM",
+            "SOL",
+            "httpsBootSupported",
+            "kvmAvailable",
+            "localPBABootSupported",
+            "ocr",
+            "optInState",
+            "redirection",
+            "remoteErase",
+            "userConsent",
+            "winREBootSupported"
+        ],
+        "v2.34.1's fields, no more: {features}"
     );
 
     let (s, caps) = get("power/capabilities").await;

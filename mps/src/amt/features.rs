@@ -97,9 +97,9 @@ pub async fn get(amt: &Amt<'_>, guid: &str) -> Response {
             "httpsBootSupported": https,
             "winREBootSupported": winre,
             "localPBABootSupported": pba,
-            "remoteEraseEnabled": truthy(&d["PlatformErase"]),
-            "remoteEraseSupported": erase_caps != 0,
-            "platformEraseCaps": erase_caps,
+            // v2.34.1's one field for Remote Platform Erase (it always answers false there; here
+            // it says whether the device supports it and has it enabled).
+            "remoteErase": erase_caps != 0 && truthy(&d["PlatformErase"]),
         }))
     };
     match run.await {

@@ -30,7 +30,11 @@ pub async fn version(amt: &Amt<'_>, guid: &str) -> Response {
             "CIM_SoftwareIdentity": { "responses": pulled(&ids, "CIM_SoftwareIdentity"), "status": 200 },
             "AMT_SetupAndConfigurationService": {
                 "response": response,
-                "responses": { "Header": scs["Header"].take(), "Body": scs["Body"].take() },
+                // As the reference: `Body` is the instance itself, not the body around it.
+                "responses": {
+                    "Header": scs["Header"].take(),
+                    "Body": scs["Body"]["AMT_SetupAndConfigurationService"].take()
+                },
                 "status": 200
             }
         }))
@@ -41,69 +45,83 @@ pub async fn version(amt: &Amt<'_>, guid: &str) -> Response {
     }
 }
 
+/// The reference's per-class status: a number, 200 when the class answered, else 400.
 fn status(ok: bool) -> Value {
-    Value::String(if ok { "200" } else { "400" }.into())
+    json!(if ok { 200 } else { 400 })
 }
 
+/// The shape of reference v2.34.1 (`getHardwareInfo.ts`, "matches version 2.x API"): a class read
+/// with Get has its instance as `response` and the whole envelope in a one-item `responses`; an
+/// enumerated class has its items in `responses`, some always wrapped in one more list, some only
+/// when AMT answered a single item.
 pub async fn hardware(amt: &Amt<'_>, guid: &str) -> Response {
     let run = async {
         let mut out = Map::new();
-        for class in [
-            "CIM_ComputerSystemPackage",
-            "CIM_Chassis",
-            "CIM_Card",
-            "CIM_BIOSElement",
+        // (class, whether its status looks at the instance (else at the body))
+        for (class, status_on_instance) in [
+            ("CIM_ComputerSystemPackage", true),
+            ("CIM_Chassis", true),
+            ("CIM_Card", false),
+            ("CIM_BIOSElement", false),
         ] {
             let env = amt.get(class).await?;
             let body = env["Body"][class].clone();
-            out.insert(
-                class.into(),
-                json!({ "response": body, "status": status(!body.is_null()) }),
-            );
-        }
-        // (key, class enumerated, class of the items, wrap the item list in another list)
-        let pulls = [
-            ("CIM_Processor", "CIM_Processor", "CIM_Processor", true),
-            (
-                "CIM_PhysicalMemory",
-                "CIM_PhysicalMemory",
-                "CIM_PhysicalMemory",
-                false,
-            ),
-            (
-                "CIM_MediaAccessDevice",
-                "CIM_MediaAccessDevice",
-                "CIM_MediaAccessDevice",
-                true,
-            ),
-            (
-                "CIM_PhysicalPackage",
-                "CIM_PhysicalPackage",
-                "CIM_Card",
-                true,
-            ),
-            (
-                "CIM_SystemPackaging",
-                "CIM_SystemPackaging",
-                "CIM_ComputerSystemPackage",
-                true,
-            ),
-            ("CIM_Chip", "CIM_Chip", "CIM_Chip", true),
-        ];
-        for (key, class, item, wrap) in pulls {
-            let env = amt.enum_pull(class).await?;
-            let items = env["Body"]["PullResponse"]["Items"][item].clone();
-            let found = !items.is_null();
-            let responses = if wrap {
-                Value::Array(vec![items])
-            } else if items.is_array() || items.is_null() {
-                items
+            let answered = if status_on_instance {
+                !body.is_null()
             } else {
-                Value::Array(vec![items])
+                !env["Body"].is_null()
             };
             out.insert(
-                key.into(),
-                json!({ "responses": responses, "status": status(found) }),
+                class.into(),
+                json!({ "response": body, "responses": [env], "status": status(answered) }),
+            );
+        }
+        enum Items {
+            /// `[items]`, whatever AMT answered.
+            Wrapped,
+            /// The list as AMT answered it; a single item becomes a list of one.
+            AsList,
+        }
+        // (key and class enumerated, class of the items, how the items are listed, whether the
+        // status looks at the items (else at the body))
+        let pulls = [
+            ("CIM_Processor", "CIM_Processor", Items::Wrapped, true),
+            (
+                "CIM_PhysicalMemory",
+                "CIM_PhysicalMemory",
+                Items::AsList,
+                true,
+            ),
+            (
+                "CIM_MediaAccessDevice",
+                "CIM_MediaAccessDevice",
+                Items::AsList,
+                true,
+            ),
+            ("CIM_PhysicalPackage", "CIM_Card", Items::Wrapped, true),
+            (
+                "CIM_SystemPackaging",
+                "CIM_ComputerSystemPackage",
+                Items::Wrapped,
+                true,
+            ),
+            ("CIM_Chip", "CIM_Chip", Items::Wrapped, false),
+        ];
+        for (class, item, listing, status_on_items) in pulls {
+            let env = amt.enum_pull(class).await?;
+            let items = env["Body"]["PullResponse"]["Items"][item].clone();
+            let answered = if status_on_items {
+                !items.is_null()
+            } else {
+                !env["Body"].is_null()
+            };
+            let responses = match listing {
+                Items::AsList if items.is_array() => items,
+                Items::AsList | Items::Wrapped => Value::Array(vec![items]),
+            };
+            out.insert(
+                class.into(),
+                json!({ "responses": responses, "status": status(answered) }),
             );
         }
         Ok::<_, Failure>(Value::Object(out))
