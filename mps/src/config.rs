@@ -59,6 +59,10 @@ pub struct MpsConfig {
     /// restart or a network outage) must not overflow it: an overflowed SYN waits for the device's
     /// retransmit, a second or more. The kernel caps it at `net.core.somaxconn`.
     pub cira_listen_backlog: u32,
+    /// The oldest TLS version a device may connect with: `TLSv1` (the reference's default; AMT
+    /// 11/12 firmware needs it), `TLSv1.1`, `TLSv1.2` (modern suites only, as the reference's
+    /// restricted set) or `TLSv1.3`. Empty: `mps_tls_config.minVersion` of the stored MPSCerts.
+    pub cira_tls_min_version: String,
     /// Seconds a new CIRA connection may take to finish its TLS handshake.
     pub tls_handshake_timeout_secs: u64,
     /// Seconds a CIRA connection may take from its TLS handshake to a successful USERAUTH; a client
@@ -191,6 +195,7 @@ impl Default for MpsConfig {
             data_dir: PathBuf::from("data"),
             global_cira_credentials: None,
             cira_listen_backlog: 1_024,
+            cira_tls_min_version: String::new(),
             tls_handshake_timeout_secs: 10,
             cira_auth_timeout_secs: 30,
             cira_idle_timeout_secs: 90,

@@ -90,7 +90,10 @@ pub async fn start(
     )
     .await
     .context("loading the CIRA TLS material")?;
-    let tls = crate::tls::server_config(&certs)?;
+    let tls = Arc::new(crate::tls::CiraTls::new(
+        &certs,
+        &config.cira_tls_min_version,
+    )?);
 
     let connections = Arc::new(Connections::default());
     let instance = config.effective_instance_name();

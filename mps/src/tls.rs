@@ -5,6 +5,10 @@
 //!
 //! When nothing is stored and `generate_certificates` is on, a root CA ("MPSRoot-<6 hex>", RSA-3072,
 //! SHA-384, 30 years) and an RSA server certificate for `common_name` are generated and stored.
+//!
+//! Which devices may connect follows `mps_tls_config.minVersion` and `ciphers` as the reference reads
+//! them (its default: TLS 1.0 and its legacy cipher string, so AMT 11/12 firmware connects);
+//! `MPS_CIRA_TLS_MIN_VERSION` overrides what is stored. See [`CiraTls`].
 
 use std::sync::Arc;
 
@@ -31,6 +35,97 @@ pub enum TlsError {
     Generate(String),
     #[error("TLS configuration: {0}")]
     Rustls(#[from] rustls::Error),
+    #[error("legacy TLS configuration (OpenSSL): {0}")]
+    OpenSsl(#[from] openssl::error::ErrorStack),
+    #[error("unknown minimum TLS version {0:?} (TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3)")]
+    MinVersion(String),
+}
+
+/// The reference's default `mps_tls_config.minVersion` (its `.mpsrc`): every AMT generation connects.
+pub const DEFAULT_MIN_VERSION: &str = "TLSv1";
+/// The reference's cipher string when the minimum is below TLS 1.2: static-RSA and DHE suites with
+/// CBC and GCM, at OpenSSL's security level 0 (TLS 1.0/1.1 sign with SHA-1).
+pub const LEGACY_CIPHERS: &str =
+    "HIGH:!aNULL:!eNULL:!EXPORT:!DES:!RC4:!MD5:!PSK:!SRP:!CAMELLIA:@SECLEVEL=0";
+/// The reference's cipher list for a minimum of TLS 1.2 or 1.3 (TLS 1.3 suites are OpenSSL's own).
+pub const SECURE_CIPHERS: &str =
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:DHE-RSA-AES256-GCM-SHA384";
+
+/// The CIRA port's TLS: rustls serves what it can (TLS 1.2 ECDHE-RSA AEAD and TLS 1.3, the cheaper
+/// handshake and the smaller idle tunnel); OpenSSL serves the rest within the minimum version and
+/// cipher string (AMT 11/12: TLS 1.0–1.2, static RSA and DHE suites).
+pub struct CiraTls {
+    pub rustls: Arc<rustls::ServerConfig>,
+    pub openssl: openssl::ssl::SslAcceptor,
+    /// 0x0301 (TLS 1.0) … 0x0304 (TLS 1.3).
+    pub min_version: u16,
+}
+
+impl CiraTls {
+    /// `min_version_override`: `MPS_CIRA_TLS_MIN_VERSION`; empty means what `MPSCerts` says (and
+    /// TLS 1.0 when it says nothing).
+    pub fn new(certs: &MpsCerts, min_version_override: &str) -> Result<CiraTls, TlsError> {
+        let name = match min_version_override {
+            "" => certs.min_version.as_deref().unwrap_or(DEFAULT_MIN_VERSION),
+            set => set,
+        };
+        let (min_version, ssl_version) = match name {
+            "TLSv1" => (0x0301, openssl::ssl::SslVersion::TLS1),
+            "TLSv1.1" => (0x0302, openssl::ssl::SslVersion::TLS1_1),
+            "TLSv1.2" => (0x0303, openssl::ssl::SslVersion::TLS1_2),
+            "TLSv1.3" => (0x0304, openssl::ssl::SslVersion::TLS1_3),
+            other => return Err(TlsError::MinVersion(other.to_owned())),
+        };
+        // As the reference: the stored cipher string where one is stored and the minimum is the
+        // stored one, else the string that goes with the minimum.
+        let ciphers = match (&certs.ciphers, min_version_override) {
+            (Some(stored), "") if !stored.is_empty() => stored.as_str(),
+            _ if min_version < 0x0303 => LEGACY_CIPHERS,
+            _ => SECURE_CIPHERS,
+        };
+        Ok(CiraTls {
+            rustls: server_config(certs)?,
+            openssl: openssl_acceptor(certs, ssl_version, ciphers)?,
+            min_version,
+        })
+    }
+}
+
+fn openssl_acceptor(
+    certs: &MpsCerts,
+    min: openssl::ssl::SslVersion,
+    ciphers: &str,
+) -> Result<openssl::ssl::SslAcceptor, TlsError> {
+    use openssl::ssl::{SslAcceptor, SslMethod, SslOptions, SslSessionCacheMode, SslVerifyMode};
+    // Mozilla's intermediate profile (FFDHE-2048 for DHE suites, curves, TLS 1.3 suites), opened
+    // down to the reference's minimum.
+    let mut b = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server())?;
+    b.clear_options(SslOptions::NO_TLSV1 | SslOptions::NO_TLSV1_1);
+    b.set_min_proto_version(Some(min))?;
+    b.set_max_proto_version(None)?;
+    // Level 0 before the list: Debian's system default (level 2) refuses TLS 1.0/1.1 and SHA-1.
+    b.set_security_level(0);
+    b.set_cipher_list(ciphers)?;
+    let key = openssl::pkey::PKey::private_key_from_pem(certs.server_key_pem.as_bytes())?;
+    let mut chain = openssl::x509::X509::stack_from_pem(certs.server_cert_pem.as_bytes())?;
+    if chain.is_empty() {
+        return Err(TlsError::Malformed("server certificate: no PEM".into()));
+    }
+    b.set_private_key(&key)?;
+    b.set_certificate(&chain.remove(0))?;
+    for extra in chain {
+        b.add_extra_chain_cert(extra)?;
+    }
+    if let Ok(root) = openssl::x509::X509::from_pem(certs.root_cert_pem.as_bytes()) {
+        b.add_extra_chain_cert(root)?;
+    }
+    b.check_private_key()?;
+    // As the reference (`requestCert: true, rejectUnauthorized: false`): ask, never insist.
+    b.set_verify_callback(SslVerifyMode::PEER, |_, _| true);
+    // Devices never resume; a session cache would only hold memory.
+    b.set_session_cache_mode(SslSessionCacheMode::OFF);
+    b.set_options(SslOptions::NO_TICKET);
+    Ok(b.build())
 }
 
 /// PEM texts of the root CA and the CIRA server certificate.
@@ -39,6 +134,10 @@ pub struct MpsCerts {
     pub root_cert_pem: String,
     pub server_cert_pem: String,
     server_key_pem: String,
+    /// `mps_tls_config.minVersion` as stored (`TLSv1`, `TLSv1.1`, `TLSv1.2`, `TLSv1.3`).
+    pub min_version: Option<String>,
+    /// `mps_tls_config.ciphers` as stored (an OpenSSL cipher string).
+    pub ciphers: Option<String>,
 }
 
 impl std::fmt::Debug for MpsCerts {
@@ -141,6 +240,8 @@ pub fn generate(common_name: &str, server_key_bits: usize) -> Result<(MpsCerts, 
             root_cert_pem: root_cert.pem(),
             server_cert_pem: leaf_cert.pem(),
             server_key_pem: leaf_key_pem,
+            min_version: Some(DEFAULT_MIN_VERSION.into()),
+            ciphers: Some(LEGACY_CIPHERS.into()),
         },
         root_key_pem,
     ))
@@ -168,6 +269,8 @@ pub async fn load_or_create(
             root_cert_pem: ca.into(),
             server_cert_pem: cert.into(),
             server_key_pem: key.into(),
+            min_version: str_at(&m, "mps_tls_config", "minVersion").map(str::to_owned),
+            ciphers: str_at(&m, "mps_tls_config", "ciphers").map(str::to_owned),
         });
     }
     if !generate_allowed {
@@ -181,8 +284,8 @@ pub async fn load_or_create(
     .map_err(|e| TlsError::Generate(e.to_string()))??;
     let stored = json!({
         "mps_tls_config": {
-            "cert": certs.server_cert_pem, "key": certs.server_key_pem, "minVersion": "TLSv1.2",
-            "requestCert": true, "rejectUnauthorized": false
+            "cert": certs.server_cert_pem, "key": certs.server_key_pem, "minVersion": DEFAULT_MIN_VERSION,
+            "requestCert": true, "rejectUnauthorized": false, "ciphers": LEGACY_CIPHERS
         },
         "web_tls_config": { "ca": certs.root_cert_pem, "cert": certs.server_cert_pem, "key": certs.server_key_pem },
         "root_key": root_key_pem,

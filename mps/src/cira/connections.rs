@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::channel::{ChannelError, ChannelStream};
 use super::session::SessionCmd;
+use super::tls_stream::TlsInfo;
 use crate::wsman_client::DeviceWsman;
 
 /// A fact about tunnels, for the bus publisher and for tests.
@@ -25,6 +26,8 @@ pub enum ConnectionEvent {
         tenant_id: String,
         hostname: Option<String>,
         peer: Option<SocketAddr>,
+        /// The tunnel's negotiated TLS protocol and suite.
+        tls: TlsInfo,
         at: SystemTime,
     },
     Disconnected {
@@ -90,6 +93,8 @@ pub struct DeviceConnection {
     pub peer: Option<SocketAddr>,
     /// The registry's hostname at connect time.
     pub hostname: Option<String>,
+    /// The negotiated TLS protocol and suite.
+    pub tls: TlsInfo,
     pub connected_at: SystemTime,
 }
 
@@ -125,6 +130,7 @@ impl DeviceConnection {
             wsman: DeviceWsman::new(wsman_limit),
             peer: None,
             hostname: None,
+            tls: TlsInfo::default(),
             connected_at: SystemTime::now(),
         }
     }
@@ -134,9 +140,11 @@ impl DeviceConnection {
         mut self,
         peer: Option<SocketAddr>,
         hostname: Option<String>,
+        tls: TlsInfo,
     ) -> Self {
         self.peer = peer;
         self.hostname = hostname;
+        self.tls = tls;
         self
     }
 
@@ -146,6 +154,7 @@ impl DeviceConnection {
             tenant_id: self.tenant_id.clone(),
             hostname: self.hostname.clone(),
             peer: self.peer,
+            tls: self.tls.clone(),
             at: self.connected_at,
         }
     }

@@ -15,14 +15,13 @@ use bytes::{BufMut, Bytes, BytesMut};
 use futures::FutureExt;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
-use tokio_rustls::server::TlsStream;
 use tokio_util::sync::CancellationToken;
 
 use super::channel::{ChannelError, ChannelStream};
 use super::connections::{DeviceConnection, DisconnectCause};
+use super::tls_stream::CiraStream;
 use crate::constant_time_eq;
 use crate::registry::Device;
 use crate::service::Mps;
@@ -105,7 +104,7 @@ enum End {
 
 pub(crate) struct Session {
     mps: Mps,
-    tls: TlsStream<TcpStream>,
+    tls: CiraStream,
     codec: ApfCodec,
     acc: BytesMut,
     out: BytesMut,
@@ -127,7 +126,7 @@ pub(crate) struct Session {
 }
 
 impl Session {
-    pub(crate) fn new(mps: Mps, tls: TlsStream<TcpStream>) -> Self {
+    pub(crate) fn new(mps: Mps, tls: CiraStream) -> Self {
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let window = mps.config().effective_window();
         Self {
@@ -155,7 +154,7 @@ impl Session {
 
     /// Runs until the device goes away, misbehaves, idles out, or MPS drops the tunnel.
     pub(crate) async fn run(mut self, shutdown: CancellationToken) {
-        let peer = self.tls.get_ref().0.peer_addr().ok();
+        let peer = self.tls.tcp().peer_addr().ok();
         let end = Box::pin(self.event_loop(&shutdown)).await;
         let guid = self.guid.clone().unwrap_or_default();
         match &end {
@@ -217,7 +216,7 @@ impl Session {
                 self.acc = BytesMut::new();
             }
             tokio::select! {
-                r = self.tls.get_ref().0.readable() => {
+                r = self.tls.tcp().readable() => {
                     if let Err(e) = r {
                         return End::Io(e);
                     }
@@ -374,7 +373,7 @@ impl Session {
                 // Guessing from one address is slowed down: past a few failures its attempts
                 // wait their turn, longer with each failure.
                 let mps = self.mps.clone();
-                let peer = self.tls.get_ref().0.peer_addr().ok()?.ip();
+                let peer = self.tls.tcp().peer_addr().ok()?.ip();
                 let admission = match mps.cira_throttle().admit(peer).await {
                     Ok(admission) => admission,
                     Err(e) => {
@@ -602,8 +601,9 @@ impl Session {
                 self.mps.config().wsman_max_concurrent,
             )
             .with_origin(
-                self.tls.get_ref().0.peer_addr().ok(),
+                self.tls.tcp().peer_addr().ok(),
                 self.row.as_ref().and_then(|r| r.hostname.clone()),
+                self.tls.info(),
             ),
         );
         if let Some(old) = self.mps.connections().insert(conn.clone()) {
@@ -616,7 +616,15 @@ impl Session {
             .mark_connected(&guid, self.mps.instance())
             .await
         {
-            Ok(true) => tracing::info!(guid, "CIRA Connection Established"),
+            Ok(true) => {
+                let tls = self.tls.info();
+                tracing::info!(
+                    guid,
+                    tls_protocol = tls.protocol,
+                    tls_cipher = tls.cipher,
+                    "CIRA Connection Established"
+                )
+            }
             Ok(false) => tracing::warn!(guid, "CIRA Connection Failed: no device row to update"),
             Err(e) => tracing::error!(guid, error = %e, "CIRA: recording the connection failed"),
         }

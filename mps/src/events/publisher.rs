@@ -149,6 +149,7 @@ impl Publisher {
                 tenant_id,
                 hostname,
                 peer,
+                tls,
                 at,
             } => {
                 let Ok(g) = guid.parse::<Guid>() else {
@@ -163,6 +164,8 @@ impl Publisher {
                     hostname: hostname.unwrap_or_default(),
                     remote_address: peer.map(|p| p.to_string()).unwrap_or_default(),
                     connected_at: Some(timestamp(at)),
+                    tls_protocol: tls.protocol,
+                    tls_cipher: tls.cipher,
                 };
                 self.publish(Topic::DeviceEvent(g, DeviceEvent::Connected), &connected)
                     .await;

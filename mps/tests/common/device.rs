@@ -9,9 +9,8 @@ use apf::{ApfCodec, Message};
 use bytes::BytesMut;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio_rustls::client::TlsStream;
 
 pub fn hex(s: &str) -> Vec<u8> {
     let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
@@ -72,13 +71,26 @@ pub fn tcpip_forward(port: u32) -> Vec<u8> {
     v
 }
 
+/// Any TLS stream to the CIRA port (rustls, or OpenSSL for the legacy protocols).
+pub trait CiraTransport: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> CiraTransport for T {}
+
 pub struct RawDevice {
-    pub tls: TlsStream<TcpStream>,
+    pub tls: Box<dyn CiraTransport>,
     buf: BytesMut,
     codec: ApfCodec,
 }
 
 impl RawDevice {
+    /// A device on a TLS stream set up by the test.
+    pub fn over(tls: impl CiraTransport + 'static) -> Self {
+        Self {
+            tls: Box::new(tls),
+            buf: BytesMut::new(),
+            codec: ApfCodec::new(),
+        }
+    }
+
     pub async fn connect(addr: std::net::SocketAddr, root_pem: &str) -> Self {
         let tcp = TcpStream::connect(addr).await.expect("TCP connect");
         let connector = tokio_rustls::TlsConnector::from(client_config(root_pem));
@@ -86,11 +98,7 @@ impl RawDevice {
             .connect(ServerName::try_from("localhost").expect("name"), tcp)
             .await
             .expect("TLS handshake with the CIRA port");
-        Self {
-            tls,
-            buf: BytesMut::new(),
-            codec: ApfCodec::new(),
-        }
+        Self::over(tls)
     }
 
     pub async fn send(&mut self, bytes: &[u8]) {
