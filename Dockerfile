@@ -7,7 +7,7 @@ RUN cargo build --release --locked --bin openamt
 
 FROM debian:bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates \
+ && apt-get install -y --no-install-recommends ca-certificates libssl3 \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/target/release/openamt /usr/local/bin/openamt
 # The reference stack's health checks call /app (mps-router's image); keep that path working.
