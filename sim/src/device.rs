@@ -180,6 +180,8 @@ struct Inner {
     identity: Identity,
     state: Mutex<DeviceState>,
     cira: watch::Sender<Option<CiraSettings>>,
+    /// The simulated PC behind KVM (screen, console, pointer); its own lock.
+    kvm: Mutex<crate::kvm::host::Host>,
 }
 
 impl fmt::Debug for Device {
@@ -210,6 +212,7 @@ impl Device {
             identity,
             state: Mutex::new(state),
             cira: cira_tx,
+            kvm: Mutex::default(),
         }))
     }
 
@@ -361,6 +364,11 @@ impl Device {
             }
         });
         result
+    }
+
+    /// The simulated PC's screen and console that KVM shows. Never held with the state lock.
+    pub(crate) fn kvm_host(&self) -> MutexGuard<'_, crate::kvm::host::Host> {
+        self.0.kvm.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn lock(&self) -> MutexGuard<'_, DeviceState> {

@@ -1,5 +1,5 @@
-//! The AMT redirection service (port 16994 over CIRA): session start, authentication, and
-//! serial-over-LAN with a small fake console.
+//! The AMT redirection service (port 16994 over CIRA): session start, authentication,
+//! serial-over-LAN with a small fake console, and KVM.
 //!
 //! Wire format (spec/mps.md §7.3; every multi-byte field little-endian):
 //! - `10 00 00 00 "SOL "` / `"IDER"` / `10 01 00 00 "KVMR"` StartRedirectionSession (8 bytes) →
@@ -12,9 +12,13 @@
 //!   `27` serial settings (14, no reply); `28 00 00 00 seq(4) len(2) data` console → host;
 //!   `2A 00 00 00 seq(4) len(2) data` host → console; `24` ping → `25` pong; `2B` heartbeat (8);
 //!   `22` end SOL → `23`; `12` EndRedirectionSession (4) ends the session.
+//! - KVM after authentication: `40 00 00 00 00 00 00 00` starts it; once user consent is there the
+//!   device answers `41 00 00 00 00 00 00 00` and the rest of the stream is RFB ([`crate::kvm`]).
 //!
-//! KVM is answered UNSUPPORTED. IDER sessions start and authenticate, but no IDER commands are
-//! implemented (the session is closed if IDER traffic follows).
+//! A session kind that is disabled (KVM SAP state, SOL/IDER in AMT_RedirectionService, or the
+//! listener) is answered UNSUPPORTED; a second session of a kind already open on the device BUSY.
+//! IDER sessions start and authenticate, but no IDER commands are implemented (the session is
+//! closed if IDER traffic follows).
 
 use bytes::{Buf, BufMut, BytesMut};
 use md5::{Digest, Md5};
@@ -61,7 +65,7 @@ enum Kind {
     Kvm,
 }
 
-/// One SOL and one IDER session per device at a time, as AMT enforces (second one: BUSY).
+/// One SOL, one IDER and one KVM session per device at a time, as AMT enforces (second one: BUSY).
 fn active_sessions() -> &'static Mutex<HashSet<(String, Kind)>> {
     static ACTIVE: OnceLock<Mutex<HashSet<(String, Kind)>>> = OnceLock::new();
     ACTIVE.get_or_init(Default::default)
@@ -106,6 +110,11 @@ where
             match session.step(&mut acc) {
                 Step::NeedMore => break,
                 Step::Reply(out) => stream.write_all(&out).await?,
+                Step::StartKvm => {
+                    // The session (and its claim on the device's KVM) lives until RFB ends.
+                    let rest = acc.split();
+                    return crate::kvm::serve(&session.device, &mut stream, rest).await;
+                }
                 Step::Close(out) => {
                     if !out.is_empty() {
                         stream.write_all(&out).await?;
@@ -127,6 +136,8 @@ enum Step {
     NeedMore,
     Reply(BytesMut),
     Close(BytesMut),
+    /// The viewer asked to start KVM (`40`): RFB takes over the stream.
+    StartKvm,
     Violation(&'static str),
 }
 
@@ -187,6 +198,9 @@ impl Session {
             }
             0x13 => self.authenticate(acc),
             0x20 if self.kind == Some(Kind::Sol) => self.start_sol(acc),
+            0x40 if self.kind == Some(Kind::Kvm) && self.state == State::Authenticated => {
+                fixed(acc, 8, |_| Step::StartKvm)
+            }
             0x22 if self.state == State::Sol => fixed(acc, 8, |m| {
                 let mut out = BytesMut::with_capacity(8);
                 out.put_slice(&[0x23, 0, 0, 0]);
@@ -230,7 +244,6 @@ impl Session {
         };
         let status = match kind {
             None => status::TYPE_UNKNOWN,
-            Some(Kind::Kvm) => status::UNSUPPORTED,
             Some(k) if !self.enabled(k) => status::UNSUPPORTED,
             Some(k) => {
                 let key = (self.device.guid(), k);
@@ -269,7 +282,9 @@ impl Session {
         match kind {
             Kind::Sol => self.device.sol_enabled(),
             Kind::Ider => self.device.redirection_features().2,
-            Kind::Kvm => false,
+            Kind::Kvm => self
+                .device
+                .with_state(|s| s.redirection.kvm_enabled() && s.redirection.listener_enabled),
         }
     }
 
