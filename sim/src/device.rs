@@ -368,7 +368,10 @@ impl Device {
 
     /// The simulated PC's screen and console that KVM shows. Never held with the state lock.
     pub(crate) fn kvm_host(&self) -> MutexGuard<'_, crate::kvm::host::Host> {
-        self.0.kvm.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .kvm
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn lock(&self) -> MutexGuard<'_, DeviceState> {
