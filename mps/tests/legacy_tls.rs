@@ -4,6 +4,7 @@
 //! the minimum raised to TLS 1.2 the legacy handshakes are refused.
 
 mod common;
+mod simulated;
 
 use std::pin::Pin;
 use std::process::Command;
@@ -178,5 +179,104 @@ async fn an_amt11_device_on_tls10_runs_apf_and_says_how_it_connected() {
     dev.send(&common::device::hex("d0000000ff")).await;
     assert_eq!(dev.recv_exact(5).await, common::device::hex("d1000000ff"));
     drop(dev);
+    mps.stop().await;
+}
+
+/// The simulator's generations against our MPS: each connects with its own TLS (AMT 11/12 on
+/// static RSA or DHE through OpenSSL, AMT 16 ECDHE on TLS 1.2, AMT 19 TLS 1.3), its connect event
+/// says so, and WS-Man runs over the tunnel with the generation's firmware version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_simulated_generation_connects_with_its_own_tls() {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    use sim::cira::Generation;
+
+    let mut mps = TestMps::start(Db::Sqlite).await;
+    let root = mps.mps.certs().unwrap().root_cert_pem.clone();
+    let der = CertificateDer::from_pem_slice(root.as_bytes())
+        .unwrap()
+        .to_vec();
+    let mut events = mps.mps.connections().subscribe();
+    for (seed, generation, protocol) in [
+        (11, Generation::Amt11, "TLSv1.2"),
+        (12, Generation::Amt12, "TLSv1.2"),
+        (16, Generation::Amt16, "TLSv1.2"),
+        (19, Generation::Amt19, "TLSv1.3"),
+    ] {
+        let cira = sim::device::CiraSettings {
+            server: "localhost".into(),
+            port: mps.cira.port(),
+            username: "ciraUser".into(),
+            password: "ciraP@ss1".into(),
+            root_cert_der: Some(der.clone()),
+        };
+        let config = sim::fleet::FleetConfig {
+            generation,
+            firmware_version: generation.firmware_version().into(),
+            ..sim::fleet::FleetConfig::provisioned(seed, 1, cira, "amtP@ss1")
+        };
+        let devices = config.build_devices();
+        let guid = devices[0].guid();
+        register(&mps, &guid, "ciraUser", "ciraP@ss1", "amtP@ss1").await;
+        let fleet = sim::fleet::Fleet::start_with(
+            &config,
+            devices,
+            std::sync::Arc::new(simulated::DeviceServices),
+        );
+        assert!(
+            fleet
+                .wait_connected(1, std::time::Duration::from_secs(15))
+                .await,
+            "AMT {generation} did not connect"
+        );
+        let tls = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            loop {
+                if let Ok(ConnectionEvent::Connected { guid: g, tls, .. }) = events.recv().await
+                    && g == guid
+                {
+                    return tls;
+                }
+            }
+        })
+        .await
+        .expect("a connect event");
+        assert_eq!(tls.protocol, protocol, "AMT {generation}");
+        if generation.legacy_tls() {
+            // No ECDHE on offer: a static-RSA or DHE suite, served by OpenSSL.
+            assert!(
+                tls.cipher.starts_with("TLS_RSA_") || tls.cipher.starts_with("TLS_DHE_RSA_"),
+                "AMT {generation}: {}",
+                tls.cipher
+            );
+        } else {
+            let expected = if protocol == "TLSv1.3" {
+                "TLS_AES_"
+            } else {
+                "TLS_ECDHE_RSA_"
+            };
+            assert!(
+                tls.cipher.starts_with(expected),
+                "AMT {generation}: {}",
+                tls.cipher
+            );
+        }
+        let (status, version) = http(
+            "GET",
+            &mps.url(&format!("/api/v1/amt/version/{guid}")),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "AMT {generation}: {version}");
+        let reported = version["CIM_SoftwareIdentity"]["responses"]
+            .as_array()
+            .and_then(|a| a.iter().find(|i| i["InstanceID"] == "AMT"))
+            .map(|i| i["VersionString"].clone());
+        assert_eq!(
+            reported,
+            Some(serde_json::Value::from(generation.firmware_version())),
+            "AMT {generation}"
+        );
+        fleet.shutdown().await;
+    }
     mps.stop().await;
 }

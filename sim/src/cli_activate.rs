@@ -233,6 +233,7 @@ pub async fn run(args: ActivateArgs) -> anyhow::Result<ActivateSummary> {
             None => None,
         },
         tls13: false,
+        generation: Default::default(),
         progress: false,
     };
     // Pre-provisioned devices; with --stay their CIRA tasks wait for activation to configure CIRA.

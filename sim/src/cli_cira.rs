@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cira::{SessionConfig, read_ca_file};
+use crate::cira::{Generation, SessionConfig, read_ca_file};
 use crate::device::CiraSettings;
 use crate::fleet::{Fleet, FleetConfig, FleetSummary, raise_nofile_limit};
 
@@ -51,6 +51,10 @@ pub struct CiraArgs {
     /// Offer TLS 1.3 as well (AMT 11–16 firmware speaks TLS 1.2 only).
     #[arg(long)]
     pub tls13: bool,
+    /// The AMT firmware generation the devices model: 11 and 12 offer TLS 1.0–1.2 with static-RSA and
+    /// DHE suites only, 16 TLS 1.2 with ECDHE, 19 adds TLS 1.3; each reports its firmware version.
+    #[arg(long, env = "OPENAMT_SIM_GENERATION", default_value = "16")]
+    pub generation: Generation,
     /// Data directory of `openamt up`, where it leaves the enrolment credentials and the MPS root.
     #[arg(long, env = "OPENAMT_DATA_DIR", default_value = "openamt-data")]
     pub data_dir: PathBuf,
@@ -172,6 +176,8 @@ pub async fn run(args: CiraArgs) -> anyhow::Result<FleetSummary> {
         concurrency: args.concurrency,
         fallback_roots: roots,
         tls13: args.tls13,
+        generation: args.generation,
+        firmware_version: args.generation.firmware_version().to_owned(),
         progress: args.progress,
         session: SessionConfig::default(),
         ..FleetConfig::provisioned(args.seed, args.devices, cira, amt_password)

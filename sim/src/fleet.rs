@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cira::{
     AmtServices, BackoffConfig, ChannelServices, CiraClient, CiraEvent, CiraObserver,
-    DeviceOutcome, FailureKind, SessionConfig, TlsConfigs,
+    DeviceOutcome, FailureKind, Generation, SessionConfig, TlsConfigs,
 };
 use crate::device::{CiraSettings, ControlMode, Device, DeviceSpec, Provisioned};
 
@@ -40,6 +40,8 @@ pub struct FleetConfig {
     /// Roots trusted by devices whose CIRA settings carry none (`None` = system roots).
     pub fallback_roots: Option<Vec<Vec<u8>>>,
     pub tls13: bool,
+    /// The firmware generation the devices model: its TLS and its version strings.
+    pub generation: Generation,
     /// Draw a progress bar on stderr (also drawn when stderr is a terminal).
     pub progress: bool,
 }
@@ -77,6 +79,7 @@ impl FleetConfig {
             backoff: BackoffConfig::default(),
             fallback_roots: None,
             tls13: false,
+            generation: Generation::default(),
             progress: false,
         }
     }
@@ -244,7 +247,11 @@ impl Fleet {
     ) -> Fleet {
         let stats = Arc::new(FleetStats::default());
         let client = Arc::new(CiraClient {
-            tls: TlsConfigs::new(config.fallback_roots.clone(), config.tls13),
+            tls: TlsConfigs::for_generation(
+                config.fallback_roots.clone(),
+                config.generation,
+                config.tls13,
+            ),
             session: config.session.clone(),
             backoff: config.backoff,
             services,

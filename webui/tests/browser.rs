@@ -282,6 +282,7 @@ impl Stack {
             },
             fallback_roots: Some(vec![root_der]),
             tls13: false,
+            generation: Default::default(),
             progress: false,
         });
 

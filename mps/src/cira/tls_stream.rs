@@ -41,9 +41,10 @@ impl CiraStream {
                         Some(other) => format!("{other:?}"),
                         None => String::new(),
                     },
+                    // rustls names TLS 1.3 suites TLS13_…; IANA (and OpenSSL) say TLS_….
                     cipher: conn
                         .negotiated_cipher_suite()
-                        .map(|s| format!("{:?}", s.suite()))
+                        .map(|s| format!("{:?}", s.suite()).replacen("TLS13_", "TLS_", 1))
                         .unwrap_or_default(),
                 }
             }

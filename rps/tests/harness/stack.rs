@@ -269,6 +269,7 @@ pub fn fleet(seed: u64, devices: u64, mps_root_der: Vec<u8>) -> Fleet {
         },
         fallback_roots: Some(vec![mps_root_der]),
         tls13: false,
+        generation: Default::default(),
         progress: false,
     };
     Fleet::start(&config)

@@ -4,6 +4,7 @@
 
 pub mod backoff;
 pub mod channel;
+pub mod generation;
 pub mod session;
 pub mod tls;
 pub mod verify;
@@ -19,8 +20,9 @@ use tokio_util::sync::CancellationToken;
 use crate::device::{CiraSettings, Device};
 pub use backoff::{Backoff, BackoffConfig};
 pub use channel::ChannelStream;
+pub use generation::Generation;
 pub use session::{SessionConfig, SessionEnd, run_session};
-pub use tls::{TlsConfigs, TlsSetupError, read_ca_file};
+pub use tls::{Connector, TlsConfigs, TlsSetupError, read_ca_file};
 
 /// Why a tunnel could not be set up or was lost, in categories a fleet summary can count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]

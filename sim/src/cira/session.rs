@@ -12,7 +12,6 @@ use apf::{
     UserauthRequest,
 };
 use bytes::BytesMut;
-use rustls::ClientConfig;
 use rustls::pki_types::ServerName;
 use std::collections::HashMap;
 use std::future::poll_fn;
@@ -28,6 +27,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::channel::{ChannelHandle, Outbox};
+use super::tls::Connector;
 use super::{ChannelServices, FailureKind, SessionError};
 use crate::device::{CiraSettings, Device};
 
@@ -81,7 +81,7 @@ enum Phase {
 pub async fn run_session(
     device: &Device,
     settings: &CiraSettings,
-    tls: Arc<ClientConfig>,
+    tls: Connector,
     config: &SessionConfig,
     services: &Arc<dyn ChannelServices>,
     cancel: &CancellationToken,
@@ -94,15 +94,32 @@ pub async fn run_session(
             format!("invalid server name {:?}: {e}", settings.server),
         )
     })?;
+    let handshake_failed = |e: String| SessionError::new(FailureKind::TlsHandshake, e);
     let connect = async {
         let tcp = TcpStream::connect((settings.server.as_str(), settings.port))
             .await
             .map_err(|e| SessionError::new(FailureKind::TcpConnect, e.to_string()))?;
         let _ = tcp.set_nodelay(true);
-        tokio_rustls::TlsConnector::from(tls)
-            .connect(server_name, tcp)
-            .await
-            .map_err(|e| SessionError::new(FailureKind::TlsHandshake, e.to_string()))
+        match tls {
+            Connector::Rustls(config) => tokio_rustls::TlsConnector::from(config)
+                .connect(server_name, tcp)
+                .await
+                .map(|s| Box::new(s) as Box<dyn TlsTransport>)
+                .map_err(|e| handshake_failed(e.to_string())),
+            Connector::OpenSsl(connector) => {
+                let ssl = connector
+                    .configure()
+                    .and_then(|c| c.into_ssl(&settings.server))
+                    .map_err(|e| handshake_failed(e.to_string()))?;
+                let mut stream = tokio_openssl::SslStream::new(ssl, tcp)
+                    .map_err(|e| handshake_failed(e.to_string()))?;
+                std::pin::Pin::new(&mut stream)
+                    .connect()
+                    .await
+                    .map_err(|e| handshake_failed(e.to_string()))?;
+                Ok(Box::new(stream) as Box<dyn TlsTransport>)
+            }
+        }
     };
     let tls_stream = tokio::select! {
         _ = cancel.cancelled() => return Ok(SessionEnd::Cancelled),
@@ -115,6 +132,10 @@ pub async fn run_session(
     let mut conn = Connection::new(device.clone(), settings, config, services.clone());
     conn.run(rd, wr, deadline, cancel, on_connected).await
 }
+
+/// A device's TLS stream, from rustls or OpenSSL.
+trait TlsTransport: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> TlsTransport for T {}
 
 /// The APF state of one tunnel.
 struct Connection<'a> {
