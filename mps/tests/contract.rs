@@ -21,6 +21,11 @@ async fn call(mps: &TestMps, method: &str, path: &str, body: Option<Value>, stat
     value
 }
 
+/// `POST /api/v1/devices` with `body` (create or update); asserts the status.
+async fn post_device(mps: &TestMps, body: Value, status: u16) -> Value {
+    call(mps, "POST", "/api/v1/devices", Some(body), status).await
+}
+
 /// The express-validator error the reference answers with, as the first of `errors`.
 fn first_error(body: &Value) -> &Value {
     &body["errors"][0]
@@ -62,7 +67,7 @@ async fn empty_fleet(mps: &TestMps) {
 }
 
 async fn creation_is_validated(mps: &TestMps) {
-    let post = async |body: Value| call(mps, "POST", "/api/v1/devices", Some(body), 400).await;
+    let post = async |body: Value| post_device(mps, body, 400).await;
 
     let body = post(json!({"guid": SHORT, "hostname": "hostname", "tags": []})).await;
     assert_invalid(&body, "guid", "body", "Invalid value");
@@ -109,16 +114,14 @@ async fn creation_is_validated(mps: &TestMps) {
 }
 
 async fn devices_are_created_read_and_updated(mps: &TestMps) {
-    let created = call(
+    let created = post_device(
         mps,
-        "POST",
-        "/api/v1/devices",
-        Some(json!({
+        json!({
             "guid": FIRST, "friendlyName": "friendlyName", "hostname": "hostname", "tags": [],
             "mpsusername": "admin", "dnsSuffix": "test.com",
             "deviceInfo": {"fwVersion": "16.1.25", "fwBuild": "2128", "fwSku": "16392",
                            "currentMode": "0", "features": "AMT Pro Corporate ", "ipAddress": ""}
-        })),
+        }),
         201,
     )
     .await;
@@ -155,11 +158,9 @@ async fn devices_are_created_read_and_updated(mps: &TestMps) {
     assert_invalid(&body, "guid", "params", "Invalid value");
     assert_eq!(first_error(&body)["value"], SHORT);
 
-    let renamed = call(
+    let renamed = post_device(
         mps,
-        "POST",
-        "/api/v1/devices",
-        Some(json!({"guid": FIRST, "hostname": "DESKTOP-2T73VQK", "tags": ["acm"]})),
+        json!({"guid": FIRST, "hostname": "DESKTOP-2T73VQK", "tags": ["acm"]}),
         200,
     )
     .await;
@@ -238,11 +239,9 @@ async fn devices_are_created_read_and_updated(mps: &TestMps) {
 }
 
 async fn the_fleet_is_listed_and_filtered(mps: &TestMps) {
-    let second = call(
+    let second = post_device(
         mps,
-        "POST",
-        "/api/v1/devices",
-        Some(json!({"guid": SECOND, "hostname": "hostname", "tags": ["ccm"]})),
+        json!({"guid": SECOND, "hostname": "hostname", "tags": ["ccm"]}),
         201,
     )
     .await;
@@ -316,11 +315,9 @@ async fn devices_are_deleted(mps: &TestMps) {
     .await;
     assert_invalid(&body, "guid", "params", "Invalid value");
 
-    call(
+    post_device(
         mps,
-        "POST",
-        "/api/v1/devices",
-        Some(json!({"guid": THIRD, "hostname": "hostname", "tags": ["acm"]})),
+        json!({"guid": THIRD, "hostname": "hostname", "tags": ["acm"]}),
         201,
     )
     .await;

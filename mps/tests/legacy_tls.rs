@@ -52,6 +52,16 @@ fn s_client(port: u16, args: &[&str]) -> Result<(String, String), String> {
     }
 }
 
+/// [`s_client`] off the runtime's threads.
+async fn s_client_async(
+    port: u16,
+    args: &'static [&'static str],
+) -> Result<(String, String), String> {
+    tokio::task::spawn_blocking(move || s_client(port, args))
+        .await
+        .expect("s_client task")
+}
+
 /// (s_client arguments, protocol, OpenSSL cipher name) of each generation's handshake.
 const HANDSHAKES: [(&[&str], &str, &str); 6] = [
     (
@@ -87,9 +97,7 @@ async fn every_generation_handshakes_on_the_cira_port() {
     let mut mps = TestMps::start(Db::Sqlite).await;
     let port = mps.cira.port();
     for (args, protocol, cipher) in HANDSHAKES {
-        let got = tokio::task::spawn_blocking(move || s_client(port, args))
-            .await
-            .unwrap();
+        let got = s_client_async(port, args).await;
         match got {
             Ok((p, c)) => {
                 assert_eq!(p, protocol, "{args:?}");
@@ -107,9 +115,7 @@ async fn with_tls12_as_the_minimum_legacy_handshakes_are_refused() {
         TestMps::start_with(Db::Sqlite, |c| c.cira_tls_min_version = "TLSv1.2".into()).await;
     let port = mps.cira.port();
     for (args, protocol, cipher) in HANDSHAKES {
-        let got = tokio::task::spawn_blocking(move || s_client(port, args))
-            .await
-            .unwrap();
+        let got = s_client_async(port, args).await;
         // The reference's restricted set: ECDHE and DHE with AES-256-GCM on TLS 1.2, and TLS 1.3.
         let allowed = protocol == "TLSv1.3"
             || cipher.starts_with("ECDHE-")
